@@ -1,0 +1,39 @@
+SHELL := /bin/bash
+SWIFT_BUILD_FLAGS ?=
+TOKENIZER := assets/mistral/tokenizer.model
+MISTRAL_COMMON := mistral-common==1.13.1
+
+.PHONY: deps demo test build release doctor
+
+# System libraries the package links or loads (OpenBLAS, HDF5), installed when missing.
+deps:
+	@missing=""; \
+	for p in libopenblas-dev libhdf5-dev pkg-config hdf5-tools unzip; do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The real Mistral 7B v0.1/v0.2 SentencePiece model, shipped inside the mistral-common wheel.
+$(TOKENIZER):
+	@mkdir -p $(dir $@) && tmp=$$(mktemp -d) && \
+	python3 -m pip download -q --no-deps --only-binary=:all: $(MISTRAL_COMMON) -d $$tmp && \
+	unzip -p $$tmp/mistral_common-*.whl mistral_common/data/tokenizer.model.v1 > $@.tmp && \
+	mv $@.tmp $@ && rm -rf $$tmp
+
+build: deps $(TOKENIZER)
+	swift build $(SWIFT_BUILD_FLAGS)
+
+release: deps $(TOKENIZER)
+	swift build -c release $(SWIFT_BUILD_FLAGS)
+
+test: deps $(TOKENIZER)
+	swift build --build-tests -c release $(SWIFT_BUILD_FLAGS)
+	swift test --skip-build -c release $(SWIFT_BUILD_FLAGS)
+
+doctor: release
+	.build/release/train doctor
+
+demo: doctor

@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Swift 5 language mode: the kernels hand raw buffers to DispatchQueue.concurrentPerform,
+// which strict Swift 6 concurrency checking would reject without adding any safety.
+let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "Facet",
+    products: [
+        .executable(name: "train", targets: ["CLI"]),
+        .library(name: "Train", targets: ["Train"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // Headers only: OpenBLAS is loaded with dlopen (see Kernels/BLAS.swift) so that the
+        // kernel core can be chosen before the library initialises.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(
+            name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+            providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swift5),
+        .target(
+            name: "Train",
+            dependencies: ["Tensor", "CHDF5", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swift5),
+        .executableTarget(
+            name: "CLI",
+            dependencies: ["Train", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swift5),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swift5),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Tensor"], swiftSettings: swift5),
+    ]
+)

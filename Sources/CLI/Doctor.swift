@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import Tensor
+import Train
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the BLAS kernel core, threads, HDF5 version and measured GEMM throughput.")
+
+    func run() throws {
+        try reportingErrors {
+            try BLAS.ensureLoaded()
+            let choice: String
+            switch BLAS.coreChoice {
+            case .userSet(let value): choice = "OPENBLAS_CORETYPE=\(value) set in the environment"
+            case .detected(let value): choice = "\(value) chosen from the CPU's features"
+            case .libraryDefault: choice = "OpenBLAS's own detection"
+            }
+            print("openblas core:    \(BLAS.activeCore) (\(choice))")
+            print("openblas threads: \(BLAS.threadCount)")
+            print("kernel threads:   \(kernelThreadCount)")
+            print("hdf5:             \(HDF5Library.version)")
+            let gflops = BLAS.measureThroughput()
+            print(String(format: "sgemm 512x4096 by 4096x4096: %.1f GFLOP/s", gflops))
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+import Tensor
+import Train
+
+@main
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
+        subcommands: [Doctor.self])
+}
+
+/// Runs `body`, turning any error into one readable line on stderr and exit code 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode.failure
+    }
+}

@@ -1,0 +1,31 @@
+// Types and prototypes only; the symbols are resolved at run time with dlsym.
+#include <cblas.h>
+#include <cpuid.h>
+
+// CPU features that decide which OpenBLAS kernel core is fastest here: the instruction set
+// (cpuid) and whether the OS saves the wide registers (xgetbv).
+static inline unsigned long long facet_xgetbv0(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+static inline int facet_cpu_has_osxsave(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    return (c >> 27) & 1;
+}
+
+static inline int facet_cpu_has_avx2(void) {
+    unsigned int a, b, c, d;
+    if (!facet_cpu_has_osxsave() || (facet_xgetbv0() & 0x6) != 0x6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 5) & 1;
+}
+
+static inline int facet_cpu_has_avx512f(void) {
+    unsigned int a, b, c, d;
+    if (!facet_cpu_has_osxsave() || (facet_xgetbv0() & 0xE6) != 0xE6) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 16) & 1;
+}

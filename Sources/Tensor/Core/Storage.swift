@@ -1,0 +1,68 @@
+import Foundation
+
+/// Element type of a tensor's storage. Computation is always Float32; bfloat16 exists so that
+/// frozen weights take half the memory and are widened on use.
+public enum DType: String, Sendable {
+    case float32
+    case bfloat16
+
+    public var byteSize: Int { self == .float32 ? 4 : 2 }
+}
+
+/// A contiguous buffer owned by this object, or borrowed from an owner (a memory-mapped file)
+/// that is kept alive as long as the storage is.
+public final class Storage {
+    public let dtype: DType
+    public let count: Int
+    public let raw: UnsafeMutableRawPointer
+    private let owner: AnyObject?
+
+    /// Fresh zero-filled memory.
+    public init(count: Int, dtype: DType = .float32) {
+        precondition(count >= 0, "Storage: negative element count \(count)")
+        self.dtype = dtype
+        self.count = count
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteSize, 1), alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: count * dtype.byteSize)
+        owner = nil
+    }
+
+    /// Memory that belongs to `owner` (for example a mapped safetensors file).
+    public init(borrowing raw: UnsafeMutableRawPointer, count: Int, dtype: DType, owner: AnyObject) {
+        self.dtype = dtype
+        self.count = count
+        self.raw = raw
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { raw.deallocate() }
+    }
+
+    public var floats: UnsafeMutablePointer<Float> {
+        precondition(dtype == .float32, "Storage: expected float32 storage, found \(dtype)")
+        return raw.assumingMemoryBound(to: Float.self)
+    }
+
+    public var bfloat16s: UnsafeMutablePointer<UInt16> {
+        precondition(dtype == .bfloat16, "Storage: expected bfloat16 storage, found \(dtype)")
+        return raw.assumingMemoryBound(to: UInt16.self)
+    }
+}
+
+/// bfloat16 <-> Float32, round-to-nearest-even like PyTorch.
+@inline(__always) public func floatFromBFloat16(_ bits: UInt16) -> Float {
+    Float(bitPattern: UInt32(bits) << 16)
+}
+
+@inline(__always) public func bfloat16FromFloat(_ value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x40 }
+    let roundingBias: UInt32 = 0x7FFF + ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
+}
+
+/// IEEE half precision -> Float32 (safetensors `F16`).
+@inline(__always) public func floatFromFloat16(_ bits: UInt16) -> Float {
+    Float(Float16(bitPattern: bits))
+}

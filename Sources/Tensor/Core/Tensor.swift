@@ -1,0 +1,130 @@
+import Foundation
+
+/// A row-major tensor. The class identity is the node of the autodiff graph: an op's result
+/// remembers its inputs and a pullback that accumulates gradients into them.
+public final class Tensor {
+    public let shape: [Int]
+    public let storage: Storage
+    /// Leaves that are trained (parameters). Results of ops never set this themselves.
+    public var requiresGrad: Bool
+    /// Accumulated gradient, same shape, float32.
+    public var grad: Tensor?
+    var node: Node?
+
+    public init(shape: [Int], storage: Storage) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        precondition(
+            shape.reduce(1, *) == storage.count,
+            "Tensor: shape \(shape) needs \(shape.reduce(1, *)) elements, storage has \(storage.count)")
+        self.shape = shape
+        self.storage = storage
+        self.requiresGrad = false
+    }
+
+    /// Zero-filled float32 (or bfloat16) tensor.
+    public convenience init(zeros shape: [Int], dtype: DType = .float32) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), dtype: dtype))
+    }
+
+    public convenience init(_ values: [Float], shape: [Int]) {
+        precondition(
+            values.count == shape.reduce(1, *),
+            "Tensor: \(values.count) values do not fill shape \(shape)")
+        self.init(zeros: shape)
+        values.withUnsafeBufferPointer { storage.floats.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    public convenience init(filling value: Float, shape: [Int]) {
+        self.init(zeros: shape)
+        storage.floats.update(repeating: value, count: count)
+    }
+
+    public static func ones(_ shape: [Int]) -> Tensor { Tensor(filling: 1, shape: shape) }
+
+    public static func scalar(_ value: Float) -> Tensor { Tensor([value], shape: []) }
+
+    /// Normal(mean, std) samples from `generator`.
+    public static func normal(
+        _ shape: [Int], mean: Float = 0, std: Float = 1, generator: inout RandomGenerator
+    ) -> Tensor {
+        let t = Tensor(zeros: shape)
+        let p = t.storage.floats
+        for i in 0..<t.count { p[i] = mean + std * generator.nextNormal() }
+        return t
+    }
+
+    /// Uniform samples in [low, high) from `generator`.
+    public static func uniform(
+        _ shape: [Int], low: Float = 0, high: Float = 1, generator: inout RandomGenerator
+    ) -> Tensor {
+        let t = Tensor(zeros: shape)
+        let p = t.storage.floats
+        for i in 0..<t.count { p[i] = low + (high - low) * generator.nextUniform() }
+        return t
+    }
+
+    public var count: Int { storage.count }
+    public var rank: Int { shape.count }
+    public var dtype: DType { storage.dtype }
+
+    /// Float32 elements; a bfloat16 tensor must be widened first (`widened()`).
+    public var data: UnsafeMutablePointer<Float> { storage.floats }
+
+    public var scalars: [Float] {
+        switch dtype {
+        case .float32: return Array(UnsafeBufferPointer(start: data, count: count))
+        case .bfloat16: return (0..<count).map { floatFromBFloat16(storage.bfloat16s[$0]) }
+        }
+    }
+
+    /// The single value of a one-element tensor.
+    public var item: Float {
+        precondition(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
+        return scalars[0]
+    }
+
+    /// A float32 copy (widening bfloat16), detached from the graph.
+    public func widened() -> Tensor {
+        let out = Tensor(zeros: shape)
+        switch dtype {
+        case .float32: out.data.update(from: data, count: count)
+        case .bfloat16: widenBFloat16(out.data, storage.bfloat16s, count)
+        }
+        return out
+    }
+
+    /// A bfloat16 copy for frozen storage.
+    public func narrowedToBFloat16() -> Tensor {
+        precondition(dtype == .float32, "Tensor.narrowedToBFloat16: tensor is already \(dtype)")
+        let out = Tensor(zeros: shape, dtype: .bfloat16)
+        let src = data, dst = out.storage.bfloat16s
+        for i in 0..<count { dst[i] = bfloat16FromFloat(src[i]) }
+        return out
+    }
+
+    /// Same values, no graph history, no gradient.
+    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+
+    /// Size of the dimension `axis` (negative counts from the end).
+    public func size(_ axis: Int) -> Int { shape[normalizedAxis(axis)] }
+
+    func normalizedAxis(_ axis: Int) -> Int {
+        let a = axis < 0 ? axis + rank : axis
+        precondition(a >= 0 && a < rank, "axis \(axis) is out of range for shape \(shape)")
+        return a
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let preview = scalars.prefix(8).map { String(format: "%.5g", $0) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), dtype: \(dtype), [\(preview)\(count > 8 ? ", ..." : "")])"
+    }
+}
+
+/// Widens `count` bfloat16 values into `dst`.
+@inline(__always)
+public func widenBFloat16(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<UInt16>, _ count: Int) {
+    let d = UnsafeMutableRawPointer(dst).assumingMemoryBound(to: UInt32.self)
+    for i in 0..<count { d[i] = UInt32(src[i]) << 16 }
+}

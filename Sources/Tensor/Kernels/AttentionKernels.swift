@@ -1,0 +1,156 @@
+import Foundation
+
+/// Causal attention over head-interleaved layouts, one block of query rows at a time, so
+/// the scores held at once are (block rows x keys) for one head: memory grows with T,
+/// never with T^2. Query row i sits at absolute position keyTokens - queryTokens + i (a
+/// KV cache holds the earlier keys); it sees key j when j <= its position, when the two
+/// are closer than the sliding window, and when both lie in the same packed segment.
+struct AttentionGeometry {
+    let batch, queryTokens, keyTokens, queryHeads, keyValueHeads, headDim: Int
+    let slidingWindow: Int?
+    let segmentIds: [Int32]?  // [batch * keyTokens]
+
+    static let blockRows = 64
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+    var queryStride: Int { queryHeads * headDim }  // between tokens in q, out
+    var keyStride: Int { keyValueHeads * headDim }  // between tokens in k, v
+    var positionOffset: Int { keyTokens - queryTokens }
+
+    /// Keys that some row of the block [q0, q1) may see.
+    func keyRange(_ q0: Int, _ q1: Int) -> Range<Int> {
+        let first = q0 + positionOffset, last = q1 - 1 + positionOffset
+        let start = slidingWindow.map { max(0, first - $0 + 1) } ?? 0
+        return start..<(last + 1)
+    }
+
+    @inline(__always)
+    func allowed(batch b: Int, position p: Int, key j: Int) -> Bool {
+        if j > p { return false }
+        if let w = slidingWindow, p - j >= w { return false }
+        if let segments = segmentIds, segments[b * keyTokens + j] != segments[b * keyTokens + p] { return false }
+        return true
+    }
+
+    /// Calls `body(b, h, q0, q1, keys)` for every block, in a fixed order.
+    func forEachBlock(_ body: (Int, Int, Int, Int, Range<Int>) -> Void) {
+        for b in 0..<batch {
+            for h in 0..<queryHeads {
+                for q0 in stride(from: 0, to: queryTokens, by: Self.blockRows) {
+                    let q1 = min(q0 + Self.blockRows, queryTokens)
+                    body(b, h, q0, q1, keyRange(q0, q1))
+                }
+            }
+        }
+    }
+
+    func queryOffset(_ b: Int, _ t: Int, _ h: Int) -> Int { (b * queryTokens + t) * queryStride + h * headDim }
+    func keyOffset(_ b: Int, _ t: Int, _ h: Int) -> Int {
+        (b * keyTokens + t) * keyStride + (h / (queryHeads / keyValueHeads)) * headDim
+    }
+    func rowIndex(_ b: Int, _ h: Int, _ t: Int) -> Int { (b * queryHeads + h) * queryTokens + t }
+
+    /// scores: (rows, keys.count) = scale * Q K^T, then probabilities exp(s - lse) with
+    /// masked entries set to 0. With `lse` nil, computes and stores it in `lseOut`.
+    func probabilities(
+        _ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+        b: Int, h: Int, q0: Int, q1: Int, keys: Range<Int>, lse: UnsafeMutablePointer<Float>, computeLSE: Bool
+    ) {
+        let rows = q1 - q0, width = keys.count
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: headDim, alpha: scale,
+                   a: q + queryOffset(b, q0, h), lda: queryStride, b: k + keyOffset(b, keys.lowerBound, h), ldb: keyStride,
+                   beta: 0, c: scores, ldc: width)
+        parallelChunks(rows, minimumChunk: 8) { range in
+            for r in range {
+                let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
+                if computeLSE {
+                    var maxScore = -Float.infinity
+                    for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) {
+                        maxScore = max(maxScore, row[j])
+                    }
+                    var total: Float = 0
+                    for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) {
+                        total += Foundation.exp(row[j] - maxScore)
+                    }
+                    lse[index] = maxScore + Foundation.log(total)
+                }
+                let rowLSE = lse[index]
+                for j in 0..<width {
+                    row[j] = allowed(batch: b, position: p, key: keys.lowerBound + j) ? Foundation.exp(row[j] - rowLSE) : 0
+                }
+            }
+        }
+    }
+}
+
+// out: (batch, queryTokens, queryHeads, headDim); lse: (batch, queryHeads, queryTokens)
+// q: (batch, queryTokens, queryHeads, headDim); k, v: (batch, keyTokens, keyValueHeads, headDim)
+func attentionForward(
+    _ out: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
+    _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: AttentionGeometry
+) {
+    let scores = UnsafeMutablePointer<Float>.allocate(capacity: AttentionGeometry.blockRows * max(g.keyTokens, 1))
+    defer { scores.deallocate() }
+    g.forEachBlock { b, h, q0, q1, keys in
+        g.probabilities(scores, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: true)
+        BLAS.sgemm(transA: false, transB: false, m: q1 - q0, n: g.headDim, k: keys.count,
+                   a: scores, lda: keys.count, b: v + g.keyOffset(b, keys.lowerBound, h), ldb: g.keyStride,
+                   beta: 0, c: out + g.queryOffset(b, q0, h), ldc: g.queryStride)
+    }
+}
+
+// dq, dk, dv accumulate (nil when that input needs no gradient); dOut, out as `out` above
+func attentionBackward(
+    dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?, dv: UnsafeMutablePointer<Float>?,
+    _ dOut: UnsafePointer<Float>, _ out: UnsafePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
+    _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: AttentionGeometry
+) {
+    let capacity = AttentionGeometry.blockRows * max(g.keyTokens, 1)
+    let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    let gradScores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+    // rowDot[row] = dOut_row · out_row, the softmax backward's correction term.
+    let rowDot = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.queryHeads * g.queryTokens)
+    defer {
+        probabilities.deallocate()
+        gradScores.deallocate()
+        rowDot.deallocate()
+    }
+    parallelChunks(g.batch * g.queryTokens, minimumChunk: 16) { tokens in
+        for bt in tokens {
+            let b = bt / g.queryTokens, t = bt % g.queryTokens
+            for h in 0..<g.queryHeads {
+                let o = g.queryOffset(b, t, h)
+                var dot: Float = 0
+                for d in 0..<g.headDim { dot += dOut[o + d] * out[o + d] }
+                rowDot[g.rowIndex(b, h, t)] = dot
+            }
+        }
+    }
+    let scale = g.scale
+    g.forEachBlock { b, h, q0, q1, keys in
+        let rows = q1 - q0, width = keys.count
+        g.probabilities(probabilities, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: false)
+        let dOutBlock = dOut + g.queryOffset(b, q0, h), keyBase = g.keyOffset(b, keys.lowerBound, h)
+        if let dv {
+            BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: probabilities, lda: width,
+                       b: dOutBlock, ldb: g.queryStride, beta: 1, c: dv + keyBase, ldc: g.keyStride)
+        }
+        guard dq != nil || dk != nil else { return }
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: g.headDim, a: dOutBlock, lda: g.queryStride,
+                   b: v + keyBase, ldb: g.keyStride, beta: 0, c: gradScores, ldc: width)
+        parallelChunks(rows, minimumChunk: 8) { range in
+            for r in range {
+                let p = probabilities + r * width, ds = gradScores + r * width
+                let dot = rowDot[g.rowIndex(b, h, q0 + r)]
+                for j in 0..<width { ds[j] = p[j] * (ds[j] - dot) * scale }
+            }
+        }
+        if let dq {
+            BLAS.sgemm(transA: false, transB: false, m: rows, n: g.headDim, k: width, a: gradScores, lda: width,
+                       b: k + keyBase, ldb: g.keyStride, beta: 1, c: dq + g.queryOffset(b, q0, h), ldc: g.queryStride)
+        }
+        if let dk {
+            BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: gradScores, lda: width,
+                       b: q + g.queryOffset(b, q0, h), ldb: g.queryStride, beta: 1, c: dk + keyBase, ldc: g.keyStride)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Log-probabilities of target tokens under logits = hidden · weight^T, computed a chunk of
+/// rows at a time so that at most (chunk x vocab) logits exist at once.
+struct LogProbChunks {
+    let rows: [Int]  // the scored rows of hidden, in order
+    let targets: [Int32]  // their target ids
+    let dim: Int
+    let vocab: Int
+
+    /// Rows per chunk: about 8 MiB of logits.
+    var chunkRows: Int { max(1, min(256, (1 << 21) / max(vocab, 1))) }
+
+    /// Calls `body(chunkStart, chunkCount, hiddenRows, logits)` with the chunk's hidden rows
+    /// gathered into a contiguous (count, dim) buffer and its (count, vocab) logits.
+    func forEachChunk(
+        hidden: UnsafePointer<Float>, weight: Tensor,
+        _ body: (Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let capacity = chunkRows
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: capacity * dim)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: capacity * vocab)
+        defer {
+            gathered.deallocate()
+            logits.deallocate()
+        }
+        for start in stride(from: 0, to: rows.count, by: capacity) {
+            let count = min(capacity, rows.count - start)
+            for i in 0..<count { (gathered + i * dim).update(from: hidden + rows[start + i] * dim, count: dim) }
+            weightForward(logits, gathered, weight, rows: count, n: vocab, k: dim)
+            body(start, count, gathered, logits)
+        }
+    }
+}
+
+// logProbs: (scored rows) = logit[target] - logsumexp(logits); lse: (scored rows)
+func logProbForward(
+    _ logProbs: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
+    hidden: UnsafePointer<Float>, weight: Tensor, _ chunks: LogProbChunks
+) {
+    let vocab = chunks.vocab
+    chunks.forEachChunk(hidden: hidden, weight: weight) { start, count, _, logits in
+        parallelChunks(count) { range in
+            for i in range {
+                let row = logits + i * vocab
+                var maxLogit = -Float.infinity
+                for j in 0..<vocab { maxLogit = max(maxLogit, row[j]) }
+                var total: Float = 0
+                for j in 0..<vocab { total += Foundation.exp(row[j] - maxLogit) }
+                let rowLSE = maxLogit + Foundation.log(total)
+                lse[start + i] = rowLSE
+                logProbs[start + i] = row[Int(chunks.targets[start + i])] - rowLSE
+            }
+        }
+    }
+}
+
+// dHidden: (rows, dim) and dWeight: (vocab, dim) accumulate; dLogProbs: (scored rows)
+func logProbBackward(
+    dHidden: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+    _ dLogProbs: UnsafePointer<Float>, _ lse: UnsafePointer<Float>,
+    hidden: UnsafePointer<Float>, weight: Tensor, _ chunks: LogProbChunks
+) {
+    let (vocab, dim) = (chunks.vocab, chunks.dim)
+    let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: chunks.chunkRows * dim)
+    defer { dGathered.deallocate() }
+    chunks.forEachChunk(hidden: hidden, weight: weight) { start, count, gathered, logits in
+        // d logp / d logits = onehot(target) - softmax, scaled by the incoming gradient.
+        parallelChunks(count) { range in
+            for i in range {
+                let row = logits + i * vocab, upstream = dLogProbs[start + i], rowLSE = lse[start + i]
+                for j in 0..<vocab { row[j] = -Foundation.exp(row[j] - rowLSE) * upstream }
+                row[Int(chunks.targets[start + i])] += upstream
+            }
+        }
+        if let dHidden {
+            dGathered.update(repeating: 0, count: count * dim)
+            weightInputBackward(dGathered, logits, weight, rows: count, n: vocab, k: dim)
+            for i in 0..<count {
+                let dst = dHidden + chunks.rows[start + i] * dim, src = dGathered + i * dim
+                for d in 0..<dim { dst[d] += src[d] }
+            }
+        }
+        if let dWeight {
+            BLAS.sgemm(transA: true, transB: false, m: vocab, n: dim, k: count, a: logits, lda: vocab,
+                       b: gathered, ldb: dim, beta: 1, c: dWeight, ldc: dim)
+        }
+    }
+}

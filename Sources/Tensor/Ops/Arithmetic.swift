@@ -1,0 +1,95 @@
+import Foundation
+
+/// Shape of a binary op's result under trailing broadcasting: the shorter shape must equal
+/// the trailing dimensions of the longer one.
+private func broadcastShape(_ a: Tensor, _ b: Tensor, _ op: String) -> [Int] {
+    let (long, short) = a.rank >= b.rank ? (a.shape, b.shape) : (b.shape, a.shape)
+    precondition(
+        Array(long.suffix(short.count)) == short,
+        "\(op): shapes \(a.shape) and \(b.shape) do not broadcast (the shorter must match the trailing dimensions)")
+    return long
+}
+
+private func binary(
+    _ a: Tensor, _ b: Tensor, _ name: String, _ op: @escaping (Float, Float) -> Float,
+    gradA: @escaping (_ a: Float, _ b: Float) -> Float, gradB: @escaping (_ a: Float, _ b: Float) -> Float
+) -> Tensor {
+    let shape = broadcastShape(a, b, name)
+    let out = Tensor(zeros: shape)
+    let (na, nb, n) = (a.count, b.count, out.count)
+    binaryForward(out.data, a.data, na, b.data, nb, op)
+    return out.recorded(from: [a, b]) { dy in
+        let ap = a.data, bp = b.data
+        if a.needsGrad {
+            accumulateBroadcast(a.gradBuffer(), na, n) { i in dy[i] * gradA(ap[i % na], bp[i % nb]) }
+        }
+        if b.needsGrad {
+            accumulateBroadcast(b.gradBuffer(), nb, n) { i in dy[i] * gradB(ap[i % na], bp[i % nb]) }
+        }
+    }
+}
+
+public func + (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, "add", +, gradA: { _, _ in 1 }, gradB: { _, _ in 1 })
+}
+
+public func - (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, "subtract", -, gradA: { _, _ in 1 }, gradB: { _, _ in -1 })
+}
+
+public func * (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, "multiply", *, gradA: { _, b in b }, gradB: { a, _ in a })
+}
+
+public func / (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, "divide", /, gradA: { _, b in 1 / b }, gradB: { a, b in -a / (b * b) })
+}
+
+extension Tensor {
+    /// Elementwise `f` with derivative `df(x, y)` where y = f(x).
+    func mapped(_ f: @escaping (Float) -> Float, derivative df: @escaping (Float, Float) -> Float) -> Tensor {
+        let out = Tensor(zeros: shape)
+        unaryForward(out.data, data, count, f)
+        // Pullbacks capture storages, never their own result tensor (that would be a cycle).
+        let y = out.storage
+        return out.recorded(from: [self]) { [self] dy in
+            unaryBackward(gradBuffer(), dy, data, y.floats, count, df)
+        }
+    }
+
+    public func exp() -> Tensor { mapped(Foundation.exp, derivative: { _, y in y }) }
+    public func log() -> Tensor { mapped(Foundation.log, derivative: { x, _ in 1 / x }) }
+    public func squareRoot() -> Tensor { mapped(Foundation.sqrt, derivative: { _, y in 0.5 / y }) }
+    public func squared() -> Tensor { mapped({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
+    public func relu() -> Tensor { mapped({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+
+    public func sigmoid() -> Tensor {
+        mapped({ 1 / (1 + Foundation.exp(-$0)) }, derivative: { _, y in y * (1 - y) })
+    }
+
+    /// log(sigmoid(x)) = -softplus(-x), computed without overflow.
+    public func logSigmoid() -> Tensor {
+        mapped(
+            { x in min(x, 0) - Foundation.log1p(Foundation.exp(-abs(x))) },
+            derivative: { x, _ in 1 / (1 + Foundation.exp(x)) })
+    }
+
+    public func silu() -> Tensor {
+        mapped(
+            { x in x / (1 + Foundation.exp(-x)) },
+            derivative: { x, _ in
+                let s = 1 / (1 + Foundation.exp(-x))
+                return s * (1 + x * (1 - s))
+            })
+    }
+
+    public static prefix func - (x: Tensor) -> Tensor { x.mapped({ -$0 }, derivative: { _, _ in -1 }) }
+    public static func * (x: Tensor, s: Float) -> Tensor { x.mapped({ $0 * s }, derivative: { _, _ in s }) }
+    public static func * (s: Float, x: Tensor) -> Tensor { x * s }
+    public static func / (x: Tensor, s: Float) -> Tensor { x * (1 / s) }
+    public static func / (s: Float, x: Tensor) -> Tensor { x.mapped({ s / $0 }, derivative: { x, _ in -s / (x * x) }) }
+    public static func + (x: Tensor, s: Float) -> Tensor { x.mapped({ $0 + s }, derivative: { _, _ in 1 }) }
+    public static func + (s: Float, x: Tensor) -> Tensor { x + s }
+    public static func - (x: Tensor, s: Float) -> Tensor { x + (-s) }
+    public static func - (s: Float, x: Tensor) -> Tensor { x.mapped({ s - $0 }, derivative: { _, _ in -1 }) }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Fused ops: one kernel forward, one backward, for the layers where composing the small ops
+/// would cost memory or time.
+extension Tensor {
+    /// RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight.
+    public func rmsNorm(weight: Tensor, eps: Float) -> Tensor {
+        let dim = shape.last ?? 0
+        precondition(weight.shape == [dim], "rmsNorm: weight shape \(weight.shape) does not match input shape \(shape)")
+        let rows = count / max(dim, 1)
+        let out = Tensor(zeros: shape)
+        let rstd = Storage(count: rows)
+        rmsNormForward(out.data, rstd.floats, data, weight.data, rows: rows, dim: dim, eps: eps)
+        return out.recorded(from: [self, weight]) { [self] dy in
+            if needsGrad {
+                rmsNormInputBackward(gradBuffer(), dy, data, weight.data, rstd.floats, rows: rows, dim: dim)
+            }
+            if weight.needsGrad {
+                rmsNormWeightBackward(weight.gradBuffer(), dy, data, rstd.floats, rows: rows, dim: dim)
+            }
+        }
+    }
+
+    /// Rotary position embedding of x: [batch, tokens, heads, headDim] ("rotate half", as in
+    /// transformers), each token rotated by its entry of `positions` ([batch * tokens]).
+    public func rotaryEmbedding(positions: [Int32], theta: Float) -> Tensor {
+        precondition(rank == 4 && shape[3] % 2 == 0, "rope: expected [batch, tokens, heads, even headDim], found \(shape)")
+        precondition(
+            positions.count == shape[0] * shape[1],
+            "rope: \(positions.count) positions for shape \(shape) (need batch * tokens)")
+        let (heads, headDim) = (shape[2], shape[3])
+        let frequencies = ropeInverseFrequencies(headDim: headDim, theta: theta)
+        let out = Tensor(zeros: shape)
+        ropeApply(out.data, data, positions: positions, inverseFrequencies: frequencies,
+                  heads: heads, headDim: headDim, inverse: false)
+        return out.recorded(from: [self]) { [self] dy in
+            ropeApply(gradBuffer(), dy, positions: positions, inverseFrequencies: frequencies,
+                      heads: heads, headDim: headDim, inverse: true)
+        }
+    }
+}
+
+/// SwiGLU: silu(gate) * up, elementwise.
+public func swiGLU(gate: Tensor, up: Tensor) -> Tensor {
+    precondition(gate.shape == up.shape, "swiGLU: shapes \(gate.shape) and \(up.shape) differ")
+    let out = Tensor(zeros: gate.shape)
+    let (g, u, y, n) = (gate.data, up.data, out.data, gate.count)
+    parallelChunks(n, minimumChunk: 1 << 14) { range in
+        for i in range { y[i] = g[i] / (1 + Foundation.exp(-g[i])) * u[i] }
+    }
+    return out.recorded(from: [gate, up]) { dy in
+        let gateGrad = gate.needsGrad ? gate.gradBuffer() : nil
+        let upGrad = up.needsGrad ? up.gradBuffer() : nil
+        parallelChunks(n, minimumChunk: 1 << 14) { range in
+            for i in range {
+                let s = 1 / (1 + Foundation.exp(-g[i]))
+                upGrad?[i] += dy[i] * g[i] * s
+                gateGrad?[i] += dy[i] * u[i] * s * (1 + g[i] * (1 - s))
+            }
+        }
+    }
+}
