@@ -8,7 +8,12 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [Doctor.self])
+        subcommands: [Doctor.self, Bench.self])
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks.", subcommands: [BenchAttention.self])
 }
 
 /// Runs `body`, turning any error into one readable line on stderr and exit code 1.
