@@ -32,7 +32,8 @@ let package = Package(
             name: "CLI",
             dependencies: ["Train", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swift5),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], swiftSettings: swift5),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Tensor"], swiftSettings: swift5),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport", swiftSettings: swift5),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Tensor", "TestSupport"], swiftSettings: swift5),
     ]
 )

@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [Doctor.self, Bench.self])
+        subcommands: [Tokenize.self, Eval.self, Generate.self, Bench.self, Doctor.self])
 }
 
 struct Bench: ParsableCommand {

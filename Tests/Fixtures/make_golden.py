@@ -11,11 +11,14 @@ Pinned versions this script was run with (CPU, float32), pip install:
     transformers==5.24.0
     safetensors==0.8.0
     numpy==2.3.5
+    sentencepiece==0.2.3     (tiny_mistral group; reads assets/mistral/tokenizer.model)
 
 Every file lands in Tests/Fixtures/golden/ as float32 safetensors. Each file's
 `__metadata__` records the versions it was made with and the scalar parameters of
 the case (eps, theta, sliding window, ...), all as strings. The outputs are
-committed with this script; the Swift tests never need Python.
+committed with this script; the Swift tests never need Python. The tiny_mistral group
+also writes the model folder Tests/Fixtures/tiny-mistral/ (config.json, two bf16 shards
+and their index, no tokenizer) and the JSONL data Tests/Fixtures/tiny-mistral-{eval,pairs}.jsonl.
 
 Conventions:
 - Every fixture group draws from its own `torch.Generator` with a fixed seed, so
@@ -295,6 +298,300 @@ def make_cross_entropy():
 
 
 # ---------------------------------------------------------------------------------------
+# Tiny Mistral: a committed HF model folder plus its logits, generation and log-probs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.dirname(os.path.abspath(__file__))
+TINY_DIR = os.path.join(FIXTURES, "tiny-mistral")
+TOKENIZER_MODEL = os.path.join(ROOT, "assets", "mistral", "tokenizer.model")
+SHARD_LIMIT = 2 * 1024 * 1024  # every committed file stays under 2 MiB
+
+
+def write_bf16_safetensors(path, tensors):
+    """Byte-reproducible bf16 safetensors (HF shard layout, `{"format": "pt"}` metadata)."""
+    header = {"__metadata__": {"format": "pt"}}
+    blobs, offset = [], 0
+    for key, value in tensors.items():
+        blob = value.detach().to(torch.bfloat16).contiguous().view(torch.int16).numpy().astype("<i2").tobytes()
+        header[key] = {"dtype": "BF16", "shape": list(value.shape), "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        for blob in blobs:
+            f.write(blob)
+    return offset
+
+
+def janus_prompt(system, prompt):
+    """DESIGN.md section 4: the prompt text, tokenized with BOS."""
+    return f"[INST] {system}\n{prompt} [/INST]" if system else f"[INST] {prompt} [/INST]"
+
+
+def last_assistant(value):
+    if isinstance(value, str):
+        return value
+    return [m["content"] for m in value if m["role"] == "assistant"][-1]
+
+
+TINY_EVAL_RECORDS = [
+    {
+        "main_source": "OpenHermesPreferences",
+        "original_source": "glaive-code-assist",
+        "preference_set": [
+            {
+                "dimension": "style",
+                "subdimension": "conciseness",
+                "preference": "bullet-point answers",
+                "description": "The user wants short answers laid out as bullet points.",
+            },
+            {
+                "dimension": "background_knowledge",
+                "subdimension": "novice",
+                "preference": "no jargon",
+                "description": "Explanations avoid technical terms a beginner would not know.",
+            },
+        ],
+        "system": "You are a concise assistant who prefers bullet points.",
+        "prompt": "How do I reverse a list in Python?",
+        "output": "- Use `items.reverse()` to reverse in place.\n- Use `items[::-1]` for a reversed copy.",
+    },
+    {
+        "main_source": "Nectar",
+        "original_source": "sharegpt",
+        "preference_set": [
+            {
+                "dimension": "informativeness",
+                "subdimension": "cultural context",
+                "preference": "mention local names",
+                "description": "Answers include the names people use locally, with accents and scripts intact.",
+            }
+        ],
+        "system": "You are a friendly travel guide who loves food.\nAlways answer warmly.",
+        "prompt": "What should I drink at a café in Paris?",
+        "output": "Try a café crème ☕ — or a « chocolat chaud » in winter.\n\n日本語: コーヒー 👋\tSanté!",
+    },
+    {
+        "main_source": "UltraFeedback",
+        "original_source": "flan_v2_niv2",
+        "preference_set": [
+            {
+                "dimension": "harmlessness",
+                "subdimension": "accuracy",
+                "preference": "fact-checked",
+                "description": "Only state facts that are well established.",
+            }
+        ],
+        "system": "",
+        "prompt": "What is 2 + 2?",
+        "output": "2 + 2 = 4.",
+    },
+]
+
+TINY_PAIR_RECORDS = [
+    {
+        "system": "You are a patient math tutor.",
+        "prompt": "Is 7 a prime number?",
+        "chosen": "Yes. 7 has no divisors other than 1 and itself.",
+        "rejected": "No, 7 = 3 × 2 + 1.",
+    },
+    {
+        "system": "You answer in one short sentence.",
+        "prompt": "Why is the sky blue?",
+        "chosen": [
+            {"role": "user", "content": "Why is the sky blue?"},
+            {"role": "assistant", "content": "Air scatters blue light more than red (Rayleigh scattering)."},
+        ],
+        "rejected": [
+            {"role": "user", "content": "Why is the sky blue?"},
+            {"role": "assistant", "content": "Because it reflects the ocean.\nThat is all."},
+        ],
+    },
+]
+
+
+def write_jsonl(path, records):
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"{path}: {os.path.getsize(path)} bytes, {len(records)} records")
+
+
+def make_tiny_mistral():
+    import sentencepiece
+    from transformers import MistralForCausalLM
+
+    gen = generator(0)
+    config = MistralConfig(
+        vocab_size=32000,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        rope_parameters={"rope_type": "default", "rope_theta": 1e6},
+        rms_norm_eps=1e-5,
+        sliding_window=None,
+        tie_word_embeddings=False,
+        bos_token_id=1,
+        eos_token_id=2,
+        max_position_embeddings=512,
+        dtype="bfloat16",
+    )
+    config.architectures = ["MistralForCausalLM"]
+
+    # Build in float32, then overwrite every weight from this group's generator: projections,
+    # embedding and head normal(0, 0.5), norms 1 + 0.1 normal. Rounded through bf16 so the
+    # bf16 files hold exactly these values.
+    torch.manual_seed(0)
+    built = MistralForCausalLM(config).to(torch.float32)
+    with torch.no_grad():
+        for name, param in built.named_parameters():
+            if name.endswith("norm.weight"):
+                value = 1 + 0.1 * randn(gen, *param.shape)
+            else:
+                value = 0.5 * randn(gen, *param.shape)
+            param.copy_(value.to(torch.bfloat16).to(torch.float32))
+    weights = {name: param.detach().clone() for name, param in built.named_parameters()}
+
+    # The folder: config.json, two bf16 shards and the index. No tokenizer (tests copy it in).
+    os.makedirs(TINY_DIR, exist_ok=True)
+    for stale in os.listdir(TINY_DIR):
+        os.remove(os.path.join(TINY_DIR, stale))
+    config.save_pretrained(TINY_DIR)
+    shard_names = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    shards = [{}, {}]
+    for name, value in weights.items():
+        second = name.startswith("model.layers.1.") or name in ("model.norm.weight", "lm_head.weight")
+        shards[1 if second else 0][name] = value
+    total_size, weight_map = 0, {}
+    for shard_name, tensors in zip(shard_names, shards):
+        total_size += write_bf16_safetensors(os.path.join(TINY_DIR, shard_name), tensors)
+        weight_map.update({name: shard_name for name in tensors})
+    index = {"metadata": {"total_size": total_size}, "weight_map": dict(sorted(weight_map.items()))}
+    with open(os.path.join(TINY_DIR, "model.safetensors.index.json"), "w") as f:
+        f.write(json.dumps(index, indent=2) + "\n")
+    for file in sorted(os.listdir(TINY_DIR)):
+        size = os.path.getsize(os.path.join(TINY_DIR, file))
+        assert size < SHARD_LIMIT, f"{file} is {size} bytes, over 2 MiB"
+        print(f"{os.path.join(TINY_DIR, file)}: {size} bytes")
+
+    # Everything below uses the model as transformers loads the folder: float32, eager attention.
+    model = MistralForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    loaded = dict(model.named_parameters())
+    assert loaded.keys() == weights.keys() and all(torch.equal(loaded[k], weights[k]) for k in weights)
+
+    input_ids = torch.randint(3, 32000, (2, 11), generator=gen)
+    built.set_attn_implementation("eager")
+    built.eval()
+    with torch.no_grad():
+        out = model(input_ids, labels=input_ids)
+        hidden_last = model.model(input_ids).last_hidden_state  # after the final norm
+        built_logits = built(input_ids).logits
+    logits = out.logits  # [2, 11, 32000]
+    # The folder round-trips exactly: same logits as the model the weights were written from.
+    assert torch.equal(built_logits, logits), (built_logits - logits).abs().max()
+    assert torch.allclose(hidden_last @ model.lm_head.weight.T, logits, rtol=1e-5, atol=1e-4)
+
+    summary = torch.zeros(2, 11, 2)
+    summary[:, :, 0] = torch.logsumexp(logits, dim=-1)
+    summary[:, :-1, 1] = torch.gather(logits[:, :-1], 2, input_ids[:, 1:, None])[:, :, 0]
+
+    # Greedy generation from a JANUS-template prompt.
+    sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER_MODEL)
+    system = "You are a concise assistant who prefers bullet points."
+    prompt = "Name three primary colors."
+    prompt_ids = torch.tensor([sp.encode(janus_prompt(system, prompt), add_bos=True)])
+    assert prompt_ids[0, 0].item() == 1
+    with torch.no_grad():
+        generated = model.generate(
+            prompt_ids, max_new_tokens=20, do_sample=False, eos_token_id=2, pad_token_id=0,
+            attention_mask=torch.ones_like(prompt_ids),
+        )
+    greedy = generated[0, prompt_ids.shape[1]:]
+    stopped_at_eos = greedy.shape[0] < 20 or bool((greedy == 2).any())
+    assert len(set(greedy.tolist())) > 1, f"degenerate greedy generation {greedy.tolist()}"
+    # The same tokens from full forward passes (no KV cache), the way a reference loop would.
+    sequence = prompt_ids[0].tolist()
+    with torch.no_grad():
+        for _ in range(greedy.shape[0]):
+            sequence.append(int(model(torch.tensor([sequence])).logits[0, -1].argmax()))
+    assert sequence[prompt_ids.shape[1]:] == greedy.tolist(), (sequence[prompt_ids.shape[1]:], greedy.tolist())
+
+    # Eval log-probs of SFT records and preference pairs (DESIGN.md sections 4, 10).
+    write_jsonl(os.path.join(FIXTURES, "tiny-mistral-eval.jsonl"), TINY_EVAL_RECORDS)
+    write_jsonl(os.path.join(FIXTURES, "tiny-mistral-pairs.jsonl"), TINY_PAIR_RECORDS)
+
+    def response_logp(system_text, prompt_text, response_text):
+        ids_prompt = sp.encode(janus_prompt(system_text, prompt_text), add_bos=True)
+        ids_response = sp.encode(response_text) + [2]
+        ids = ids_prompt + ids_response
+        with torch.no_grad():
+            lp = torch.log_softmax(model(torch.tensor([ids])).logits[0], dim=-1)
+        start = len(ids_prompt)
+        picked = lp[start - 1 : len(ids) - 1].gather(1, torch.tensor(ids[start:])[:, None])[:, 0]
+        return picked.to(torch.float64).sum().item(), len(ids_response), ids, len(ids_prompt)
+
+    eval_logps, eval_tokens = [], []
+    for i, record in enumerate(TINY_EVAL_RECORDS):
+        logp, count, ids, prompt_len = response_logp(record["system"], record["prompt"], record["output"])
+        eval_logps.append(logp)
+        eval_tokens.append(count)
+        if i == 0:
+            eval0_ids, eval0_prompt_tokens = ids, prompt_len
+    pair = {"chosen": ([], []), "rejected": ([], [])}
+    for record in TINY_PAIR_RECORDS:
+        for side in ("chosen", "rejected"):
+            logp, count, _, _ = response_logp(record["system"], record["prompt"], last_assistant(record[side]))
+            pair[side][0].append(logp)
+            pair[side][1].append(count)
+
+    tensor = lambda values: torch.tensor(values, dtype=torch.float64).to(torch.float32)
+    save(
+        "tiny_mistral",
+        {
+            "input_ids": input_ids.to(torch.float32),
+            "logits_rows": logits[0, [0, 5, 10]],
+            "logits_summary": summary,
+            "hidden_last": hidden_last,
+            "lm_loss": out.loss.reshape(1),
+            "generate_prompt_ids": prompt_ids[0].to(torch.float32),
+            "generate_greedy_ids": greedy.to(torch.float32),
+            "eval_logps": tensor(eval_logps),
+            "eval_tokens": tensor(eval_tokens),
+            "eval0_ids": tensor(eval0_ids),
+            "pair_chosen_logps": tensor(pair["chosen"][0]),
+            "pair_chosen_tokens": tensor(pair["chosen"][1]),
+            "pair_rejected_logps": tensor(pair["rejected"][0]),
+            "pair_rejected_tokens": tensor(pair["rejected"][1]),
+        },
+        {
+            "model": "Tests/Fixtures/tiny-mistral (bf16 shards, loaded as float32, eager attention, eval mode)",
+            "logits_rows": "logits[0, [0, 5, 10], :]",
+            "logits_summary": "[b, t, 0] = logsumexp(logits[b, t]); [b, t, 1] = logits[b, t, input_ids[b, t+1]], 0 at t = 10",
+            "hidden_last": "hidden states after the final RMSNorm, [2, 11, 32]",
+            "lm_loss": "transformers causal LM loss of input_ids with labels=input_ids (mean over 2 x 10 shifted tokens); shape [1]",
+            "generate_system": system,
+            "generate_prompt": prompt,
+            "generate_prompt_text": janus_prompt(system, prompt),
+            "generate": "model.generate(max_new_tokens=20, do_sample=False, eos_token_id=2, pad_token_id=0); new tokens only",
+            "generate_stopped_at_eos": stopped_at_eos,
+            "eval_data": "Tests/Fixtures/tiny-mistral-eval.jsonl",
+            "pair_data": "Tests/Fixtures/tiny-mistral-pairs.jsonl",
+            "logp": "sum over response tokens (sp.encode(output) + [EOS=2]) of log_softmax(logits[t-1])[id_t]; prompt = sp.encode(template, add_bos=True)",
+            "eval0_prompt_tokens": eval0_prompt_tokens,
+            "tokenizer": "assets/mistral/tokenizer.model (sentencepiece " + sentencepiece.__version__ + ")",
+        },
+    )
+    print(f"greedy ids: {greedy.tolist()} (stopped at EOS: {stopped_at_eos})")
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def main():
@@ -306,6 +603,7 @@ def main():
         make_rope()
         make_attention()
         make_cross_entropy()
+        make_tiny_mistral()
 
 
 if __name__ == "__main__":

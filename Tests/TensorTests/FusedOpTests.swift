@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// Each fused op against a composition of the small ops (forward and backward), plus its own

@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// The fused ops against PyTorch / transformers goldens written by

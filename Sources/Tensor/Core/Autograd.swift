@@ -50,11 +50,11 @@ extension Tensor {
     /// intermediate gradients are released as soon as they have been pulled back.
     public func backward(seed: Tensor? = nil) {
         if let seed {
-            precondition(seed.shape == shape, "backward: seed shape \(seed.shape) differs from tensor shape \(shape)")
+            require(seed.shape == shape, "backward: seed shape \(seed.shape) differs from tensor shape \(shape)")
             let g = gradBuffer()
             for i in 0..<count { g[i] += seed.data[i] }
         } else {
-            precondition(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass a seed")
+            require(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass a seed")
             gradBuffer()[0] += 1
         }
         for tensor in topologicalOrder().reversed() {

@@ -19,7 +19,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     }
 
     public init(state: [UInt64]) {
-        precondition(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: invalid state \(state)")
+        require(state.count == 4 && state.contains { $0 != 0 }, "RandomGenerator: invalid state \(state)")
         self.state = state
     }
 

@@ -19,7 +19,7 @@ public final class Storage {
 
     /// Fresh zero-filled memory.
     public init(count: Int, dtype: DType = .float32) {
-        precondition(count >= 0, "Storage: negative element count \(count)")
+        require(count >= 0, "Storage: negative element count \(count)")
         self.dtype = dtype
         self.count = count
         raw = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteSize, 1), alignment: 64)
@@ -40,12 +40,12 @@ public final class Storage {
     }
 
     public var floats: UnsafeMutablePointer<Float> {
-        precondition(dtype == .float32, "Storage: expected float32 storage, found \(dtype)")
+        require(dtype == .float32, "Storage: expected float32 storage, found \(dtype)")
         return raw.assumingMemoryBound(to: Float.self)
     }
 
     public var bfloat16s: UnsafeMutablePointer<UInt16> {
-        precondition(dtype == .bfloat16, "Storage: expected bfloat16 storage, found \(dtype)")
+        require(dtype == .bfloat16, "Storage: expected bfloat16 storage, found \(dtype)")
         return raw.assumingMemoryBound(to: UInt16.self)
     }
 }

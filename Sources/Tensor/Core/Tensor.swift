@@ -12,8 +12,8 @@ public final class Tensor {
     var node: Node?
 
     public init(shape: [Int], storage: Storage) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
-        precondition(
+        require(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        require(
             shape.reduce(1, *) == storage.count,
             "Tensor: shape \(shape) needs \(shape.reduce(1, *)) elements, storage has \(storage.count)")
         self.shape = shape
@@ -27,7 +27,7 @@ public final class Tensor {
     }
 
     public convenience init(_ values: [Float], shape: [Int]) {
-        precondition(
+        require(
             values.count == shape.reduce(1, *),
             "Tensor: \(values.count) values do not fill shape \(shape)")
         self.init(zeros: shape)
@@ -79,7 +79,7 @@ public final class Tensor {
 
     /// The single value of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
+        require(count == 1, "Tensor.item: tensor of shape \(shape) has \(count) elements")
         return scalars[0]
     }
 
@@ -95,7 +95,7 @@ public final class Tensor {
 
     /// A bfloat16 copy for frozen storage.
     public func narrowedToBFloat16() -> Tensor {
-        precondition(dtype == .float32, "Tensor.narrowedToBFloat16: tensor is already \(dtype)")
+        require(dtype == .float32, "Tensor.narrowedToBFloat16: tensor is already \(dtype)")
         let out = Tensor(zeros: shape, dtype: .bfloat16)
         let src = data, dst = out.storage.bfloat16s
         for i in 0..<count { dst[i] = bfloat16FromFloat(src[i]) }
@@ -110,7 +110,7 @@ public final class Tensor {
 
     func normalizedAxis(_ axis: Int) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < rank, "axis \(axis) is out of range for shape \(shape)")
+        require(a >= 0 && a < rank, "axis \(axis) is out of range for shape \(shape)")
         return a
     }
 }

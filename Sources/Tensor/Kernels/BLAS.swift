@@ -70,7 +70,7 @@ public enum BLAS {
     private static var loaded: Library {
         switch library {
         case .success(let lib): return lib
-        case .failure(let error): preconditionFailure(error.description)
+        case .failure(let error): fatalError(error.description)
         }
     }
 

@@ -17,7 +17,7 @@ extension Tensor {
 
     /// Zeroes each element with probability `p` and scales the rest by 1 / (1 - p).
     public func dropout(_ p: Float, generator: inout RandomGenerator) -> Tensor {
-        precondition(p >= 0 && p < 1, "dropout: probability \(p) is outside [0, 1)")
+        require(p >= 0 && p < 1, "dropout: probability \(p) is outside [0, 1)")
         if p == 0 { return self }
         let scale = 1 / (1 - p)
         let mask = Tensor(zeros: shape)

@@ -4,7 +4,7 @@ import Foundation
 /// the trailing dimensions of the longer one.
 private func broadcastShape(_ a: Tensor, _ b: Tensor, _ op: String) -> [Int] {
     let (long, short) = a.rank >= b.rank ? (a.shape, b.shape) : (b.shape, a.shape)
-    precondition(
+    require(
         Array(long.suffix(short.count)) == short,
         "\(op): shapes \(a.shape) and \(b.shape) do not broadcast (the shorter must match the trailing dimensions)")
     return long

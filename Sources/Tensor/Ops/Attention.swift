@@ -11,18 +11,18 @@
 public func causalAttention(
     query: Tensor, key: Tensor, value: Tensor, slidingWindow: Int? = nil, segmentIds: [Int32]? = nil
 ) -> Tensor {
-    precondition(
+    require(
         query.rank == 4 && key.rank == 4 && key.shape == value.shape,
         "attention: query \(query.shape), key \(key.shape) and value \(value.shape) must be [batch, tokens, heads, headDim] with equal key and value shapes")
     let (batch, queryTokens, queryHeads, headDim) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
     let (keyTokens, keyValueHeads) = (key.shape[1], key.shape[2])
-    precondition(
+    require(
         key.shape[0] == batch && key.shape[3] == headDim && keyTokens >= queryTokens
             && keyValueHeads > 0 && queryHeads % keyValueHeads == 0,
         "attention: query \(query.shape) and key \(key.shape) do not fit (batch, headDim, tokens or head grouping)")
-    precondition(slidingWindow.map { $0 > 0 } ?? true, "attention: sliding window must be positive")
+    require(slidingWindow.map { $0 > 0 } ?? true, "attention: sliding window must be positive")
     if let segmentIds {
-        precondition(
+        require(
             segmentIds.count == batch * keyTokens,
             "attention: \(segmentIds.count) segment ids for key shape \(key.shape) (need batch * keyTokens)")
     }

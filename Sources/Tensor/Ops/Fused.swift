@@ -6,7 +6,7 @@ extension Tensor {
     /// RMSNorm over the last axis: x / sqrt(mean(x^2) + eps) * weight.
     public func rmsNorm(weight: Tensor, eps: Float) -> Tensor {
         let dim = shape.last ?? 0
-        precondition(weight.shape == [dim], "rmsNorm: weight shape \(weight.shape) does not match input shape \(shape)")
+        require(weight.shape == [dim], "rmsNorm: weight shape \(weight.shape) does not match input shape \(shape)")
         let rows = count / max(dim, 1)
         let out = Tensor(zeros: shape)
         let rstd = Storage(count: rows)
@@ -24,8 +24,8 @@ extension Tensor {
     /// Rotary position embedding of x: [batch, tokens, heads, headDim] ("rotate half", as in
     /// transformers), each token rotated by its entry of `positions` ([batch * tokens]).
     public func rotaryEmbedding(positions: [Int32], theta: Float) -> Tensor {
-        precondition(rank == 4 && shape[3] % 2 == 0, "rope: expected [batch, tokens, heads, even headDim], found \(shape)")
-        precondition(
+        require(rank == 4 && shape[3] % 2 == 0, "rope: expected [batch, tokens, heads, even headDim], found \(shape)")
+        require(
             positions.count == shape[0] * shape[1],
             "rope: \(positions.count) positions for shape \(shape) (need batch * tokens)")
         let (heads, headDim) = (shape[2], shape[3])
@@ -42,7 +42,7 @@ extension Tensor {
 
 /// SwiGLU: silu(gate) * up, elementwise.
 public func swiGLU(gate: Tensor, up: Tensor) -> Tensor {
-    precondition(gate.shape == up.shape, "swiGLU: shapes \(gate.shape) and \(up.shape) differ")
+    require(gate.shape == up.shape, "swiGLU: shapes \(gate.shape) and \(up.shape) differ")
     let out = Tensor(zeros: gate.shape)
     let (g, u, y, n) = (gate.data, up.data, out.data, gate.count)
     parallelChunks(n, minimumChunk: 1 << 14) { range in

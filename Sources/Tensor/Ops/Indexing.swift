@@ -2,10 +2,10 @@ extension Tensor {
     /// Rows of a [vocab, dim] table (float32 or bfloat16) for each id: [ids.count, dim].
     /// The table receives a scatter-added gradient only if it is trainable.
     public func embedding(_ ids: [Int32]) -> Tensor {
-        precondition(rank == 2, "embedding: table must be [vocab, dim], found \(shape)")
+        require(rank == 2, "embedding: table must be [vocab, dim], found \(shape)")
         let (vocab, dim) = (shape[0], shape[1])
         for id in ids {
-            precondition(id >= 0 && Int(id) < vocab, "embedding: id \(id) is outside a table of shape \(shape)")
+            require(id >= 0 && Int(id) < vocab, "embedding: id \(id) is outside a table of shape \(shape)")
         }
         let out = Tensor(zeros: [ids.count, dim])
         for (row, id) in ids.enumerated() {
@@ -28,11 +28,11 @@ extension Tensor {
     public func gatheringLast(_ indices: [Int32]) -> Tensor {
         let width = shape.last ?? 1
         let rows = count / max(width, 1)
-        precondition(
+        require(
             indices.count == rows,
             "gather: \(indices.count) indices for \(rows) rows of shape \(shape)")
         for index in indices {
-            precondition(index >= 0 && Int(index) < width, "gather: index \(index) is outside the last axis of \(shape)")
+            require(index >= 0 && Int(index) < width, "gather: index \(index) is outside the last axis of \(shape)")
         }
         let out = Tensor(zeros: Array(shape.dropLast()))
         for r in 0..<rows { out.data[r] = data[r * width + Int(indices[r])] }

@@ -6,14 +6,14 @@
 /// - Returns [rows] with log p(target) at scored rows and 0 elsewhere. Unscored rows cost
 ///   nothing: no logits are computed for them.
 public func tokenLogProbs(hidden: Tensor, weight: Tensor, targets: [Int32]) -> Tensor {
-    precondition(weight.rank == 2, "tokenLogProbs: weight must be [vocab, dim], found \(weight.shape)")
+    require(weight.rank == 2, "tokenLogProbs: weight must be [vocab, dim], found \(weight.shape)")
     let (vocab, dim) = (weight.shape[0], weight.shape[1])
-    precondition(
+    require(
         hidden.shape.last == dim && hidden.count / max(dim, 1) == targets.count,
         "tokenLogProbs: hidden \(hidden.shape) does not match weight \(weight.shape) and \(targets.count) targets")
     var rows = [Int](), scoredTargets = [Int32]()
     for (row, target) in targets.enumerated() where target >= 0 {
-        precondition(Int(target) < vocab, "tokenLogProbs: target \(target) at row \(row) is outside vocab \(vocab)")
+        require(Int(target) < vocab, "tokenLogProbs: target \(target) at row \(row) is outside vocab \(vocab)")
         rows.append(row)
         scoredTargets.append(target)
     }

@@ -5,22 +5,22 @@
 ///   dimensions as `a`.
 /// - A bfloat16 `b` (a frozen weight) is widened tile by tile; it never receives a gradient.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-    precondition(a.rank >= 2 && b.rank >= 2, "matmul: shapes \(a.shape) and \(b.shape) must both have rank 2 or more")
+    require(a.rank >= 2 && b.rank >= 2, "matmul: shapes \(a.shape) and \(b.shape) must both have rank 2 or more")
     let aRows = a.shape[a.rank - 2], aCols = a.shape[a.rank - 1]
     let bRows = b.shape[b.rank - 2], bCols = b.shape[b.rank - 1]
     let m = transposeA ? aCols : aRows, k = transposeA ? aRows : aCols
     let n = transposeB ? bRows : bCols, kB = transposeB ? bCols : bRows
-    precondition(
+    require(
         k == kB,
         "matmul: shapes \(a.shape) and \(b.shape) do not match (transposeA: \(transposeA), transposeB: \(transposeB))")
-    precondition(a.dtype == .float32, "matmul: the left operand of shape \(a.shape) must be float32")
-    precondition(!b.requiresGrad || b.dtype == .float32, "matmul: a bfloat16 operand \(b.shape) cannot be trained")
+    require(a.dtype == .float32, "matmul: the left operand of shape \(a.shape) must be float32")
+    require(!b.requiresGrad || b.dtype == .float32, "matmul: a bfloat16 operand \(b.shape) cannot be trained")
 
     if b.rank == 2 && !transposeA {
         // Every leading index of `a` shares `b`: one GEMM over all rows.
         let rows = a.count / k
         let out = Tensor(zeros: Array(a.shape.dropLast()) + [n])
-        precondition(
+        require(
             b.dtype == .float32 || transposeB,
             "matmul: a bfloat16 right operand \(b.shape) is supported as a weight [N, K] with transposeB")
         if transposeB {
@@ -43,10 +43,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         }
     }
 
-    precondition(
+    require(
         a.shape.dropLast(2) == b.shape.dropLast(2),
         "matmul: batch dimensions of \(a.shape) and \(b.shape) differ")
-    precondition(b.dtype == .float32, "matmul: batched operand \(b.shape) must be float32")
+    require(b.dtype == .float32, "matmul: batched operand \(b.shape) must be float32")
     let batch = a.count / (aRows * aCols)
     let out = Tensor(zeros: Array(a.shape.dropLast(2)) + [m, n])
     let (aStride, bStride, cStride) = (aRows * aCols, bRows * bCols, m * n)

@@ -12,7 +12,7 @@ extension Tensor {
     }
 
     public func mean() -> Tensor {
-        precondition(count > 0, "mean: tensor of shape \(shape) is empty")
+        require(count > 0, "mean: tensor of shape \(shape) is empty")
         return sum() * (1 / Float(count))
     }
 
@@ -47,7 +47,7 @@ extension Tensor {
 
     public func mean(axis: Int) -> Tensor {
         let n = size(axis)
-        precondition(n > 0, "mean: axis \(axis) of shape \(shape) is empty")
+        require(n > 0, "mean: axis \(axis) of shape \(shape) is empty")
         return sum(axis: axis) * (1 / Float(n))
     }
 }

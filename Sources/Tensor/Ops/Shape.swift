@@ -4,10 +4,10 @@ extension Tensor {
         var resolved = newShape
         if let unknown = newShape.firstIndex(of: -1) {
             let known = newShape.enumerated().filter { $0.offset != unknown }.map(\.element).reduce(1, *)
-            precondition(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) to \(newShape)")
+            require(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) to \(newShape)")
             resolved[unknown] = count / known
         }
-        precondition(resolved.reduce(1, *) == count, "reshape: cannot reshape \(shape) to \(newShape)")
+        require(resolved.reduce(1, *) == count, "reshape: cannot reshape \(shape) to \(newShape)")
         let out = Tensor(shape: resolved, storage: storage)
         return out.recorded(from: [self]) { [self] dy in
             let g = gradBuffer()
@@ -19,7 +19,7 @@ extension Tensor {
 
     /// Dimensions reordered: result dimension d is input dimension `dims[d]`.
     public func permuted(_ dims: [Int]) -> Tensor {
-        precondition(
+        require(
             dims.count == rank && Set(dims) == Set(0..<rank),
             "permute: \(dims) is not a permutation of the dimensions of \(shape)")
         let out = Tensor(zeros: dims.map { shape[$0] })
@@ -42,7 +42,7 @@ extension Tensor {
     /// The elements with index in `range` along `axis` (a copy).
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let a = normalizedAxis(axis)
-        precondition(
+        require(
             range.lowerBound >= 0 && range.upperBound <= shape[a],
             "slice: range \(range) is out of bounds for axis \(axis) of shape \(shape)")
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
@@ -62,15 +62,15 @@ extension Tensor {
 
     /// Joins tensors along `axis`; all other dimensions must agree.
     public static func concatenated(_ parts: [Tensor], axis: Int) -> Tensor {
-        precondition(!parts.isEmpty, "concat: no tensors")
+        require(!parts.isEmpty, "concat: no tensors")
         let first = parts[0]
         let a = first.normalizedAxis(axis)
         for part in parts {
             var expected = first.shape, actual = part.shape
-            precondition(part.rank == first.rank, "concat: shapes \(first.shape) and \(part.shape) differ in rank")
+            require(part.rank == first.rank, "concat: shapes \(first.shape) and \(part.shape) differ in rank")
             expected[a] = 0
             actual[a] = 0
-            precondition(expected == actual, "concat: shapes \(first.shape) and \(part.shape) differ outside axis \(axis)")
+            require(expected == actual, "concat: shapes \(first.shape) and \(part.shape) differ outside axis \(axis)")
         }
         let outer = first.shape[..<a].reduce(1, *), inner = first.shape[(a + 1)...].reduce(1, *)
         var outShape = first.shape

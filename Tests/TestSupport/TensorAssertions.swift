@@ -7,7 +7,7 @@ import XCTest
 /// The failure names the tensor, gives the max abs difference and the first mismatching
 /// indices with both values. Returns the max abs difference (infinity on a shape mismatch).
 @discardableResult
-func assertClose(
+public func assertClose(
     _ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Float = 0, _ name: String,
     file: StaticString = #filePath, line: UInt = #line
 ) -> Float {

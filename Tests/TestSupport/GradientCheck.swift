@@ -4,7 +4,7 @@ import XCTest
 /// Finite-difference check of an op's pullback: loss = sum(f() * R) for a fixed random R,
 /// accumulated in Double; central differences on every element of every input (or on
 /// `samples` evenly spaced elements of large inputs).
-func checkGradients(
+public func checkGradients(
     _ inputs: [Tensor], eps: Float = 1e-2, atol: Double = 2e-3, rtol: Double = 1e-2, samples: Int = 48,
     file: StaticString = #filePath, line: UInt = #line, _ f: () -> Tensor
 ) {
@@ -48,7 +48,7 @@ func checkGradients(
 }
 
 /// Runs `f` and backward with a fixed seed; returns the output and each input's gradient.
-func forwardBackward(_ inputs: [Tensor], _ f: () -> Tensor) -> (Tensor, [Tensor]) {
+public func forwardBackward(_ inputs: [Tensor], _ f: () -> Tensor) -> (Tensor, [Tensor]) {
     for input in inputs {
         input.requiresGrad = true
         input.grad = nil
@@ -59,7 +59,7 @@ func forwardBackward(_ inputs: [Tensor], _ f: () -> Tensor) -> (Tensor, [Tensor]
     return (out, inputs.map { $0.grad ?? Tensor(zeros: $0.shape) })
 }
 
-func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
     var generator = RandomGenerator(seed: seed)
     return Tensor.normal(shape, std: scale, generator: &generator)
 }

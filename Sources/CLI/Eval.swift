@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Train
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Log-probabilities of each record's response(s) under the model.")
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "JSONL records: SFT (system, prompt, output) or preference (system, prompt, chosen, rejected).")
+    var data: String
+    @Flag(help: "Print one JSON object per record, in input order.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let url = URL(fileURLWithPath: data)
+            let kind = try RecordReader.kind(of: url)
+            let tokenizer = try model.loadTokenizer()
+            let mistral = try model.loadModel()
+            switch kind {
+            case .sft:
+                let records = try RecordReader.sft(url).records
+                var total = 0.0, tokens = 0
+                for (index, record) in records.enumerated() {
+                    let score = mistral.score(record, tokenizer: tokenizer)
+                    total += score.logp
+                    tokens += score.tokens
+                    if json { print("{\"index\": \(index), \"logp\": \(score.logp), \"tokens\": \(score.tokens)}") }
+                }
+                if !json {
+                    let nll = -total / Double(max(tokens, 1))
+                    print(String(format: "%d records, %d response tokens: mean NLL per token %.4f (perplexity %.2f)",
+                                 records.count, tokens, nll, Foundation.exp(nll)))
+                }
+            case .preference:
+                let records = try RecordReader.preferences(url).records
+                var total = 0.0, tokens = 0, wins = 0
+                for (index, record) in records.enumerated() {
+                    let pair = mistral.score(record, tokenizer: tokenizer)
+                    total += pair.chosen.logp
+                    tokens += pair.chosen.tokens
+                    if pair.chosen.logp > pair.rejected.logp { wins += 1 }
+                    if json {
+                        print("{\"index\": \(index), \"chosen_logp\": \(pair.chosen.logp), \"chosen_tokens\": \(pair.chosen.tokens), "
+                              + "\"rejected_logp\": \(pair.rejected.logp), \"rejected_tokens\": \(pair.rejected.tokens)}")
+                    }
+                }
+                if !json {
+                    let nll = -total / Double(max(tokens, 1))
+                    print(String(format: "%d pairs: mean NLL per chosen token %.4f; chosen more likely than rejected in %.1f%%",
+                                 records.count, nll, 100 * Double(wins) / Double(records.count)))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Tensor
+
+/// One decoder block: pre-norm attention and a pre-norm SwiGLU MLP, each with a residual.
+public final class DecoderLayer {
+    public let inputLayernorm: Tensor  // [hidden]
+    public let qProj, kProj, vProj, oProj: Linear
+    public let postAttentionLayernorm: Tensor  // [hidden]
+    public let gateProj, upProj, downProj: Linear
+
+    init(index: Int, config c: MistralConfig, dtype: DType, tensor: (String, [Int], DType) throws -> Tensor) throws {
+        let prefix = "model.layers.\(index)"
+        func linear(_ module: String, _ out: Int, _ input: Int) throws -> Linear {
+            let name = "\(prefix).\(module)"
+            return Linear(name: name, weight: try tensor("\(name).weight", [out, input], dtype))
+        }
+        inputLayernorm = try tensor("\(prefix).input_layernorm.weight", [c.hiddenSize], .float32)
+        qProj = try linear("self_attn.q_proj", c.numAttentionHeads * c.headDim, c.hiddenSize)
+        kProj = try linear("self_attn.k_proj", c.numKeyValueHeads * c.headDim, c.hiddenSize)
+        vProj = try linear("self_attn.v_proj", c.numKeyValueHeads * c.headDim, c.hiddenSize)
+        oProj = try linear("self_attn.o_proj", c.hiddenSize, c.numAttentionHeads * c.headDim)
+        postAttentionLayernorm = try tensor("\(prefix).post_attention_layernorm.weight", [c.hiddenSize], .float32)
+        gateProj = try linear("mlp.gate_proj", c.intermediateSize, c.hiddenSize)
+        upProj = try linear("mlp.up_proj", c.intermediateSize, c.hiddenSize)
+        downProj = try linear("mlp.down_proj", c.hiddenSize, c.intermediateSize)
+    }
+
+    public var linears: [Linear] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
+}
+
+/// Token ids of a batch of equal-length rows (right-padded), with each token's position and,
+/// for packed rows, the record (segment) it belongs to.
+public struct TokenBatch {
+    public let ids: [Int32]  // [batch * tokens]
+    public let batch: Int
+    public let tokens: Int
+    public let positions: [Int32]  // [batch * tokens]
+    public let segmentIds: [Int32]?  // [batch * tokens], nil when each row is one record
+
+    public init(ids: [Int32], batch: Int, tokens: Int, positions: [Int32]? = nil, segmentIds: [Int32]? = nil) {
+        require(ids.count == batch * tokens, "TokenBatch: \(ids.count) ids for \(batch) x \(tokens)")
+        self.ids = ids
+        self.batch = batch
+        self.tokens = tokens
+        self.positions = positions ?? (0..<batch).flatMap { _ in (0..<tokens).map(Int32.init) }
+        self.segmentIds = segmentIds
+    }
+}
+
+/// The Mistral decoder (`MistralForCausalLM`), in forward order as transformers writes it.
+public final class Mistral {
+    public let config: MistralConfig
+    public let embedTokens: Tensor  // [vocab, hidden]
+    public let layers: [DecoderLayer]
+    public let norm: Tensor  // [hidden]
+    public let lmHead: Tensor  // [vocab, hidden]
+
+    /// Builds the model from named HF tensors. Matrices are stored as `dtype` (bfloat16 halves
+    /// the memory of frozen weights); norms stay float32.
+    public init(config: MistralConfig, dtype: DType = .float32, tensor: (String, [Int], DType) throws -> Tensor) throws {
+        self.config = config
+        embedTokens = try tensor("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize], dtype)
+        layers = try (0..<config.numHiddenLayers).map {
+            try DecoderLayer(index: $0, config: config, dtype: dtype, tensor: tensor)
+        }
+        norm = try tensor("model.norm.weight", [config.hiddenSize], .float32)
+        lmHead = try tensor("lm_head.weight", [config.vocabSize, config.hiddenSize], dtype)
+    }
+
+    /// Loads an HF model folder: `config.json` and single or sharded safetensors.
+    public static func load(directory: URL, dtype: DType = .float32) throws -> Mistral {
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw ModelError("model folder \(directory.path) does not exist")
+        }
+        let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        let weights = try SafetensorsCollection(directory: directory)
+        return try Mistral(config: config, dtype: dtype) { name, shape, dtype in
+            try weights.tensor(name, shape: shape, as: dtype)
+        }
+    }
+
+    /// Every linear layer, in model order.
+    public var linears: [Linear] { layers.flatMap(\.linears) }
+
+    /// Final-norm hidden states [batch, tokens, hidden]. With a cache, the batch continues the
+    /// cached sequence (its positions must follow the cached ones) and the cache grows.
+    public func hiddenStates(_ batch: TokenBatch, cache: KVCache? = nil) -> Tensor {
+        let c = config
+        let (b, t) = (batch.batch, batch.tokens)
+        var h = embedTokens.embedding(batch.ids).reshaped([b, t, c.hiddenSize])
+        for (index, layer) in layers.enumerated() {
+            let x = h.rmsNorm(weight: layer.inputLayernorm, eps: c.rmsNormEps)
+            let q = layer.qProj(x).reshaped([b, t, c.numAttentionHeads, c.headDim])
+                .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
+            var k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+                .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
+            var v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+            if let cache { (k, v) = cache.append(layer: index, key: k, value: v) }
+            let attended = causalAttention(
+                query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
+            h = h + layer.oProj(attended.reshaped([b, t, c.numAttentionHeads * c.headDim]))
+            let y = h.rmsNorm(weight: layer.postAttentionLayernorm, eps: c.rmsNormEps)
+            h = h + layer.downProj(swiGLU(gate: layer.gateProj(y), up: layer.upProj(y)))
+        }
+        return h.rmsNorm(weight: norm, eps: c.rmsNormEps)
+    }
+
+    /// Full logits [..., vocab] of some hidden states (generation, small checks). Training and
+    /// evaluation use `tokenLogProbs`, which never materialises all logits.
+    public func logits(_ hidden: Tensor) -> Tensor {
+        matmul(hidden, lmHead, transposeB: true)
+    }
+
+    /// log p(target) for each token of the batch whose target is not negative; targets are
+    /// aligned with positions (the target of position i is the token at i + 1). [batch * tokens]
+    public func logProbs(_ batch: TokenBatch, targets: [Int32]) -> Tensor {
+        let hidden = hiddenStates(batch)
+        return tokenLogProbs(hidden: hidden.reshaped([-1, config.hiddenSize]), weight: lmHead, targets: targets)
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+public struct ModelError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The architecture of a Mistral-style decoder, read from an HF `config.json`.
+public struct MistralConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    public var headDim: Int
+    public var ropeTheta: Float
+    public var rmsNormEps: Float
+    public var slidingWindow: Int?
+    public var maxPositionEmbeddings: Int
+    public var bosTokenId: Int32
+    public var eosTokenId: Int32
+    /// The dtype the weights were saved in (`torch_dtype` or `dtype`), informational.
+    public var savedDType: String?
+
+    public init(
+        vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+        numKeyValueHeads: Int, headDim: Int? = nil, ropeTheta: Float = 10000, rmsNormEps: Float = 1e-5,
+        slidingWindow: Int? = nil, maxPositionEmbeddings: Int = 32768, bosTokenId: Int32 = 1, eosTokenId: Int32 = 2,
+        savedDType: String? = nil
+    ) {
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.headDim = headDim ?? hiddenSize / max(numAttentionHeads, 1)
+        self.ropeTheta = ropeTheta
+        self.rmsNormEps = rmsNormEps
+        self.slidingWindow = slidingWindow
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+        self.savedDType = savedDType
+    }
+
+    /// Mistral 7B v0.2 (and Instruct v0.2, the base of JANUS).
+    public static let mistral7Bv02 = MistralConfig(
+        vocabSize: 32000, hiddenSize: 4096, intermediateSize: 14336, numHiddenLayers: 32, numAttentionHeads: 32,
+        numKeyValueHeads: 8, headDim: 128, ropeTheta: 1_000_000, rmsNormEps: 1e-5, slidingWindow: nil,
+        maxPositionEmbeddings: 32768, savedDType: "bfloat16")
+
+    /// Reads `config.json`: `rope_theta` at top level or in `rope_parameters`, `head_dim` given or
+    /// derived, `sliding_window` null or a number, `torch_dtype` or `dtype`.
+    public init(contentsOf url: URL) throws {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ModelError("\(url.path): config.json is missing or unreadable")
+        }
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelError("\(url.path): not a JSON object")
+        }
+        func integer(_ key: String) throws -> Int? {
+            guard let value = json[key], !(value is NSNull) else { return nil }
+            guard let number = value as? NSNumber, number.doubleValue == number.doubleValue.rounded() else {
+                throw ModelError("\(url.path): '\(key)' must be an integer, found \(value)")
+            }
+            return number.intValue
+        }
+        func required(_ key: String) throws -> Int {
+            guard let value = try integer(key) else { throw ModelError("\(url.path): missing '\(key)'") }
+            guard value > 0 else { throw ModelError("\(url.path): '\(key)' must be positive, found \(value)") }
+            return value
+        }
+        func real(_ value: Any?, _ key: String) throws -> Float? {
+            guard let value, !(value is NSNull) else { return nil }
+            guard let number = value as? NSNumber else { throw ModelError("\(url.path): '\(key)' must be a number") }
+            return number.floatValue
+        }
+        let ropeParameters = json["rope_parameters"] as? [String: Any]
+        let theta = try real(json["rope_theta"], "rope_theta") ?? real(ropeParameters?["rope_theta"], "rope_parameters.rope_theta") ?? 10000
+        let heads = try required("num_attention_heads")
+        self.init(
+            vocabSize: try required("vocab_size"), hiddenSize: try required("hidden_size"),
+            intermediateSize: try required("intermediate_size"), numHiddenLayers: try required("num_hidden_layers"),
+            numAttentionHeads: heads, numKeyValueHeads: try integer("num_key_value_heads") ?? heads,
+            headDim: try integer("head_dim"), ropeTheta: theta,
+            rmsNormEps: try real(json["rms_norm_eps"], "rms_norm_eps") ?? 1e-5,
+            slidingWindow: try integer("sliding_window"),
+            maxPositionEmbeddings: try integer("max_position_embeddings") ?? 32768,
+            bosTokenId: Int32(try integer("bos_token_id") ?? 1), eosTokenId: Int32(try integer("eos_token_id") ?? 2),
+            savedDType: (json["torch_dtype"] as? String) ?? (json["dtype"] as? String))
+        try validate(source: url.path)
+    }
+
+    public func validate(source: String) throws {
+        guard numKeyValueHeads > 0, numAttentionHeads % numKeyValueHeads == 0 else {
+            throw ModelError("\(source): num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+        }
+        guard headDim > 0, headDim % 2 == 0 else { throw ModelError("\(source): head_dim \(headDim) must be positive and even") }
+        if let w = slidingWindow, w <= 0 { throw ModelError("\(source): sliding_window must be positive or null") }
+    }
+
+    /// The HF `config.json` object for this architecture (used when exporting merged weights).
+    public func jsonObject(dtype: String) -> [String: Any] {
+        [
+            "architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": vocabSize,
+            "hidden_size": hiddenSize, "intermediate_size": intermediateSize, "num_hidden_layers": numHiddenLayers,
+            "num_attention_heads": numAttentionHeads, "num_key_value_heads": numKeyValueHeads, "head_dim": headDim,
+            "rope_theta": Double(ropeTheta), "rms_norm_eps": Double(rmsNormEps),
+            "sliding_window": slidingWindow.map { $0 as Any } ?? NSNull(),
+            "max_position_embeddings": maxPositionEmbeddings, "bos_token_id": Int(bosTokenId),
+            "eos_token_id": Int(eosTokenId), "hidden_act": "silu", "tie_word_embeddings": false,
+            "torch_dtype": dtype,
+        ]
+    }
+}

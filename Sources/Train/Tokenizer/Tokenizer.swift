@@ -1,0 +1,128 @@
+import Foundation
+
+/// Mistral's tokenizer: SentencePiece BPE with byte fallback, read from a SentencePiece
+/// `tokenizer.model` or a Hugging Face `tokenizer.json`.
+///
+/// With a `tokenizer.model`, `encode` and `decode` give exactly what the `sentencepiece`
+/// Python package (0.2) gives. With a `tokenizer.json`, `encode` gives what the `tokenizers`
+/// library gives for text without added-token strings (those are left as text here, as
+/// SentencePiece leaves them), and `decode` follows SentencePiece.
+public final class Tokenizer: Sendable {
+    public let bosId: Int32
+    public let eosId: Int32
+    public let unkId: Int32
+    private let encoder: TokenizerDefinition.Encoder
+    private let pieces: [String]
+    private let pieceIds: [String: Int32]
+    let decoding: PieceDecoding
+
+    public var vocabularySize: Int { pieces.count }
+
+    /// Loads a SentencePiece `tokenizer.model` or a Hugging Face `tokenizer.json` (told apart
+    /// by content, not by name).
+    public init(contentsOf url: URL) throws {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TokenizerError(path: path, problem: "the file does not exist")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw TokenizerError(path: path, problem: "the file cannot be read (\(error.localizedDescription))")
+        }
+        let firstByte = data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        let definition = firstByte == UInt8(ascii: "{")
+            ? try HuggingFaceTokenizerFile.definition(data: data, path: path)
+            : try TokenizerDefinition(sentencePiece: SentencePieceModel(data: [UInt8](data), path: path))
+
+        func controlId(_ piece: String, _ role: String) throws -> Int32 {
+            guard let id = definition.pieces.firstIndex(of: piece), definition.types[id] == .control else {
+                throw TokenizerError(path: path, problem: "it has no \(role) token \"\(piece)\"")
+            }
+            return Int32(id)
+        }
+        bosId = try controlId(definition.bosPiece, "beginning-of-sequence")
+        eosId = try controlId(definition.eosPiece, "end-of-sequence")
+        unkId = definition.unkId
+        encoder = definition.encoder
+        pieces = definition.pieces
+        var pieceIds: [String: Int32] = [:]
+        pieceIds.reserveCapacity(pieces.count)
+        // As SentencePiece's PieceToId: control, unknown and byte pieces win a name clash.
+        let isReserved = definition.types.map { [.control, .unknown, .byte].contains($0) }
+        for pass in [false, true] {
+            for (id, piece) in pieces.enumerated() where isReserved[id] == pass { pieceIds[piece] = Int32(id) }
+        }
+        self.pieceIds = pieceIds
+        decoding = PieceDecoding(definition: definition)
+    }
+
+    /// Loads the tokenizer of a Hugging Face model folder, preferring `tokenizer.model`
+    /// over `tokenizer.json`.
+    public static func load(modelDirectory: URL) throws -> Tokenizer {
+        for name in ["tokenizer.model", "tokenizer.json"] {
+            let url = modelDirectory.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: url.path) { return try Tokenizer(contentsOf: url) }
+        }
+        throw TokenizerError(path: modelDirectory.path, problem: "the folder has neither tokenizer.model nor tokenizer.json")
+    }
+
+    /// The ids of `text`, after the beginning-of-sequence id when `addBOS` is set.
+    public func encode(_ text: String, addBOS: Bool) -> [Int32] {
+        var ids: [Int32] = addBOS ? [bosId] : []
+        switch encoder {
+        case .sentencePiece(let bpe): bpe.encode(text, into: &ids)
+        case .huggingFace(let bpe): bpe.encode(text, into: &ids)
+        }
+        return ids
+    }
+
+    /// The text of `ids` as SentencePiece decodes it: control tokens vanish, the dummy-prefix
+    /// space is dropped once at the start, byte pieces are reassembled into UTF-8 (U+FFFD for
+    /// each byte of an invalid sequence), and unknown or out-of-range ids read " ⁇ ".
+    public func decode(_ ids: [Int32]) -> String {
+        var decoder = StreamingDecoder(tokenizer: self)
+        var text = ""
+        for id in ids { text += decoder.append(id) }
+        return text + decoder.finish()
+    }
+
+    public func piece(for id: Int32) -> String? {
+        pieces.indices.contains(Int(id)) ? pieces[Int(id)] : nil
+    }
+
+    public func id(for piece: String) -> Int32? {
+        pieceIds[piece]
+    }
+}
+
+/// Everything a tokenizer file says, in the form `Tokenizer` is built from.
+struct TokenizerDefinition {
+    enum Encoder {
+        case sentencePiece(SentencePieceBPE)
+        case huggingFace(HuggingFaceBPE)
+    }
+
+    var pieces: [String]
+    var types: [SentencePieceModel.PieceType]
+    var encoder: Encoder
+    var unkId: Int32
+    var bosPiece: String
+    var eosPiece: String
+    var unkSurface: String
+    /// Whether decoding drops the space that the encoder's dummy prefix added.
+    var stripsDummyPrefix: Bool
+    var removesExtraWhitespaces: Bool
+}
+
+extension TokenizerDefinition {
+    init(sentencePiece model: SentencePieceModel) {
+        let encoder = SentencePieceBPE(model: model)
+        self.init(
+            pieces: model.pieces.map(\.text), types: model.pieces.map(\.type), encoder: .sentencePiece(encoder),
+            unkId: encoder.unkId, bosPiece: model.bosPiece, eosPiece: model.eosPiece, unkSurface: model.unkSurface,
+            stripsDummyPrefix: model.addDummyPrefix || model.removeExtraWhitespaces,
+            removesExtraWhitespaces: model.removeExtraWhitespaces)
+    }
+}

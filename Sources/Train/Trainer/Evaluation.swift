@@ -1,0 +1,41 @@
+import Foundation
+import Tensor
+
+/// Summed log-probability of a response and its token count (EOS included).
+public struct ResponseScore: Sendable {
+    public let logp: Double
+    public let tokens: Int
+
+    public var meanNLL: Double { -logp / Double(max(tokens, 1)) }
+}
+
+public struct PairScore: Sendable {
+    public let chosen: ResponseScore
+    public let rejected: ResponseScore
+}
+
+extension Mistral {
+    /// log p(response | prompt) of one example, without recording a graph.
+    public func score(_ example: TokenizedExample) -> ResponseScore {
+        withoutGradients {
+            let batch = TokenBatch(ids: example.ids, batch: 1, tokens: example.ids.count)
+            let logProbs = logProbs(batch, targets: example.targets)
+            var total = 0.0
+            for i in 0..<logProbs.count { total += Double(logProbs.data[i]) }
+            return ResponseScore(logp: total, tokens: example.responseLength)
+        }
+    }
+
+    public func score(_ record: SFTRecord, tokenizer: Tokenizer) -> ResponseScore {
+        score(TokenizedExample(
+            promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
+            responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer)))
+    }
+
+    public func score(_ record: PreferenceRecord, tokenizer: Tokenizer) -> PairScore {
+        let prompt = ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer)
+        return PairScore(
+            chosen: score(TokenizedExample(promptIds: prompt, responseIds: ChatTemplate.responseIds(record.chosen, tokenizer: tokenizer))),
+            rejected: score(TokenizedExample(promptIds: prompt, responseIds: ChatTemplate.responseIds(record.rejected, tokenizer: tokenizer))))
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Tensor
+import Train
+import XCTest
+
+/// Paths of the committed fixtures and the fetched Mistral tokenizer, plus a runner for the
+/// built `train` executable.
+enum Fixtures {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let directory = repository.appendingPathComponent("Tests/Fixtures")
+    static let golden = directory.appendingPathComponent("golden")
+    static let tokenizerModel = repository.appendingPathComponent("assets/mistral/tokenizer.model")
+
+    static func url(_ relative: String) -> URL { directory.appendingPathComponent(relative) }
+
+    /// A fresh temporary folder, removed when the test ends.
+    static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("facet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    /// The tiny golden Mistral (Tests/Fixtures/tiny-mistral) with the real tokenizer beside
+    /// it, in a temporary folder.
+    static func tinyMistralFolder(_ test: XCTestCase) throws -> URL {
+        guard FileManager.default.fileExists(atPath: tokenizerModel.path) else {
+            throw DataError(file: tokenizerModel.path, "missing: run `make assets/mistral/tokenizer.model`")
+        }
+        let folder = try temporaryDirectory(test).appendingPathComponent("tiny-mistral")
+        try FileManager.default.copyItem(at: url("tiny-mistral"), to: folder)
+        try FileManager.default.copyItem(at: tokenizerModel, to: folder.appendingPathComponent("tokenizer.model"))
+        return folder
+    }
+
+    static func goldenFile(_ name: String) throws -> SafetensorsFile {
+        try SafetensorsFile(url: golden.appendingPathComponent(name))
+    }
+}
+
+/// Result of running the `train` executable.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs the `train` executable built beside the test bundle.
+func runTrain(_ arguments: [String], in directory: URL? = nil) throws -> CommandResult {
+    let executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("train")
+    let binary = FileManager.default.fileExists(atPath: executable.path)
+        ? executable : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("train")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
+}
