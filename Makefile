@@ -37,3 +37,8 @@ doctor: release
 	.build/release/train doctor
 
 demo: doctor
+
+# The tiny random Mistral of the test fixtures with the real tokenizer: the model of the
+# tiny recipes.
+models/tiny-mistral: $(TOKENIZER)
+	@mkdir -p models && rm -rf $@.tmp && cp -r Tests/Fixtures/tiny-mistral $@.tmp && cp $(TOKENIZER) $@.tmp/ && mv $@.tmp $@

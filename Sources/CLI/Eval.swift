@@ -7,6 +7,7 @@ struct Eval: ParsableCommand {
         abstract: "Log-probabilities of each record's response(s) under the model.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var policy: PolicyOptions
     @Option(help: "JSONL records: SFT (system, prompt, output) or preference (system, prompt, chosen, rejected).")
     var data: String
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
@@ -16,7 +17,7 @@ struct Eval: ParsableCommand {
             let url = URL(fileURLWithPath: data)
             let kind = try RecordReader.kind(of: url)
             let tokenizer = try model.loadTokenizer()
-            let mistral = try model.loadModel()
+            let mistral = try policy.load(model)
             switch kind {
             case .sft:
                 let records = try RecordReader.sft(url).records

@@ -7,6 +7,7 @@ struct Generate: ParsableCommand {
         abstract: "Answer a prompt under a system message, streaming the text as it is produced.")
 
     @OptionGroup var model: ModelOptions
+    @OptionGroup var policy: PolicyOptions
     @Option(help: "System message (the user's preferences).") var system: String = ""
     @Option(help: "The instruction.") var prompt: String
     @Option(help: "Stop after this many new tokens.") var maxNewTokens = 256
@@ -23,7 +24,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let tokenizer = try model.loadTokenizer()
-            let mistral = try model.loadModel()
+            let mistral = try policy.load(model)
             let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
             var decoder = Tokenizer.StreamingDecoder(tokenizer: tokenizer)
             let options = SamplingOptions(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed)

@@ -23,3 +23,20 @@ struct ModelOptions: ParsableArguments {
         return try Mistral.load(directory: directory)
     }
 }
+
+/// `--checkpoint CKPT.h5 | --adapter DIR`: the trained policy on top of `--model`.
+struct PolicyOptions: ParsableArguments {
+    @Option(help: "A Facet checkpoint (.h5) to apply to the model.") var checkpoint: String?
+    @Option(help: "A PEFT LoRA adapter folder (adapter_config.json, adapter_model.safetensors).") var adapter: String?
+
+    func validate() throws {
+        if checkpoint != nil && adapter != nil { throw ValidationError("give --checkpoint or --adapter, not both") }
+    }
+
+    func load(_ model: ModelOptions) throws -> Mistral {
+        let mistral = try model.loadModel()
+        if let checkpoint { try mistral.apply(try Checkpoint.read(URL(fileURLWithPath: checkpoint))) }
+        if let adapter { try mistral.merge(try PEFTAdapter.read(URL(fileURLWithPath: adapter))) }
+        return mistral
+    }
+}

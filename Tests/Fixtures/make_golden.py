@@ -12,6 +12,7 @@ Pinned versions this script was run with (CPU, float32), pip install:
     safetensors==0.8.0
     numpy==2.3.5
     sentencepiece==0.2.3     (tiny_mistral group; reads assets/mistral/tokenizer.model)
+    peft==0.21.2             (lora_training group)
 
 Every file lands in Tests/Fixtures/golden/ as float32 safetensors. Each file's
 `__metadata__` records the versions it was made with and the scalar parameters of
@@ -592,6 +593,221 @@ def make_tiny_mistral():
 
 
 # ---------------------------------------------------------------------------------------
+# LoRA / full fine-tuning on the tiny Mistral: step-0 gradients, AdamW + cosine steps
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def sft_batch(sp, records):
+    """DESIGN.md sections 4, 6: one right-padded batch (pad id 0) of JANUS-template records.
+    labels: -100 on prompt tokens and padding, the token id on response tokens (unshifted;
+    the model shifts: logits[:, t] predicts labels[:, t + 1])."""
+    rows = []
+    for record in records:
+        prompt_ids = sp.encode(janus_prompt(record["system"], record["prompt"]), add_bos=True)
+        response_ids = sp.encode(record["output"]) + [2]
+        rows.append((prompt_ids + response_ids, [-100] * len(prompt_ids) + response_ids))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.zeros(len(rows), width, dtype=torch.long)
+    labels = torch.full((len(rows), width), -100, dtype=torch.long)
+    attention_mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, (ids, row_labels) in enumerate(rows):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        labels[i, : len(ids)] = torch.tensor(row_labels)
+        attention_mask[i, : len(ids)] = 1
+    return input_ids, labels, attention_mask
+
+
+def sft_loss(model, input_ids, labels, attention_mask):
+    """transformers' causal LM loss (mean CE over non-ignored shifted labels), checked against
+    the sum over response tokens divided by their count."""
+    out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    logits = out.logits[:, :-1]
+    targets = labels[:, 1:]
+    scored = targets != -100
+    token_ce = -torch.log_softmax(logits, dim=-1).gather(2, targets.clamp(min=0)[..., None])[..., 0]
+    manual = (token_ce * scored).sum() / scored.sum()
+    assert torch.allclose(manual, out.loss, rtol=1e-6, atol=1e-6), (manual, out.loss)
+    return out.loss
+
+
+def lora_model(use_rslora=False):
+    from peft import LoraConfig, get_peft_model
+    from transformers import MistralForCausalLM
+
+    base = MistralForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32, attn_implementation="eager")
+    config = LoraConfig(
+        r=4, lora_alpha=8, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none",
+        task_type="CAUSAL_LM", use_rslora=use_rslora,
+    )
+    model = get_peft_model(base, config)
+    model.train()
+    return model, config
+
+
+def lora_parameters(model):
+    """(PEFT state-dict name, parameter) for every adapter tensor, in named_parameters order
+    (layer 0 q_proj A, B, k_proj A, B, ..., down_proj A, B, then layer 1)."""
+    from peft import get_peft_model_state_dict
+
+    named = [(name.replace(".default.", "."), p) for name, p in model.named_parameters() if p.requires_grad]
+    assert [name for name, _ in named] == list(get_peft_model_state_dict(model).keys())
+    assert all(".lora_A." in name or ".lora_B." in name for name, _ in named)
+    return named
+
+
+def kaiming_uniform_like(gen, shape):
+    """nn.init.kaiming_uniform_(a=sqrt(5)) as PEFT uses for lora_A: U(-1/sqrt(in), 1/sqrt(in))."""
+    bound = 1.0 / (shape[1] ** 0.5)
+    return (2 * torch.rand(*shape, generator=gen, dtype=torch.float32) - 1) * bound
+
+
+def make_lora_training():
+    import peft
+    import sentencepiece
+    from transformers import MistralForCausalLM, get_cosine_schedule_with_warmup
+
+    if peft.__version__ != "0.21.2":
+        print(f"warning: peft {peft.__version__} differs from pinned 0.21.2", file=sys.stderr)
+    gen = generator(6001)
+    sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER_MODEL)
+    with open(os.path.join(FIXTURES, "tiny-mistral-eval.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    assert records == TINY_EVAL_RECORDS
+    input_ids, labels, attention_mask = sft_batch(sp, records)
+    response_tokens = int((labels[:, 1:] != -100).sum())
+    assert response_tokens == int((labels != -100).sum())  # no response token sits at position 0
+    tensors = {
+        "input_ids": input_ids.to(torch.float32),
+        "labels": labels.to(torch.float32),
+        "response_tokens": torch.tensor([float(response_tokens)]),
+    }
+
+    # 1. Step-0 gradients with nonzero A and B.
+    model, lora_config = lora_model()
+    named = lora_parameters(model)
+    init = {}
+    with torch.no_grad():
+        for name, p in named:
+            if ".lora_A." in name:
+                value = kaiming_uniform_like(gen, p.shape)
+            else:
+                value = 0.1 * randn(gen, *p.shape)
+            p.copy_(value)
+            init[name] = value
+    loss = sft_loss(model, input_ids, labels, attention_mask)
+    loss.backward()
+    grads = {name: p.grad.detach().clone() for name, p in named}
+    assert all(g.abs().max() > 0 for g in grads.values())
+    # Padding on the right under causal attention: no mask gives the same loss.
+    with torch.no_grad():
+        unmasked = model(input_ids=input_ids, labels=labels).loss
+    assert torch.allclose(unmasked, loss, rtol=1e-6, atol=1e-6), (unmasked, loss)
+    scaling = model.base_model.model.model.layers[0].self_attn.q_proj.scaling["default"]
+
+    rs_model, _ = lora_model(use_rslora=True)
+    with torch.no_grad():
+        for name, p in lora_parameters(rs_model):
+            p.copy_(init[name])
+        loss_rslora = sft_loss(rs_model, input_ids, labels, attention_mask)
+    rs_scaling = rs_model.base_model.model.model.layers[0].self_attn.q_proj.scaling["default"]
+    assert scaling == 2.0 and rs_scaling == 4.0, (scaling, rs_scaling)
+
+    tensors["grad0_loss"] = loss.reshape(1)
+    tensors["grad0_loss_rslora"] = loss_rslora.reshape(1)
+    for name, value in init.items():
+        tensors[f"grad0_init.{name}"] = value
+    for name, value in grads.items():
+        tensors[f"grad0_grad.{name}"] = value
+    print(f"lora step 0: loss {loss.item():.6f}, rslora loss {loss_rslora.item():.6f}, {response_tokens} response tokens")
+
+    # 2. Five AdamW steps, cosine schedule with 2 warmup steps, clip 1.0; B starts at zero.
+    lr, weight_decay, warmup, total, max_norm = 1e-3, 0.01, 2, 5, 1.0
+    model, _ = lora_model()
+    named = lora_parameters(model)
+    with torch.no_grad():
+        for name, p in named:
+            if ".lora_A." in name:
+                p.copy_(kaiming_uniform_like(gen, p.shape))
+                tensors[f"adamw_init.{name}"] = p.detach().clone()
+            else:
+                assert torch.equal(p, torch.zeros_like(p))
+    params = [p for _, p in named]
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)
+    sched = get_cosine_schedule_with_warmup(opt, num_warmup_steps=warmup, num_training_steps=total)
+    losses, lrs, norms = [], [], []
+    for _ in range(total):
+        opt.zero_grad()
+        step_loss = sft_loss(model, input_ids, labels, attention_mask)
+        step_loss.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm).item())
+        losses.append(step_loss.item())
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    for name, p in named:
+        tensors[f"adamw_final.{name}"] = p.detach().clone()
+    tensors["adamw_losses"] = torch.tensor(losses, dtype=torch.float32)
+    tensors["adamw_lrs"] = torch.tensor(lrs, dtype=torch.float64).to(torch.float32)
+    tensors["adamw_grad_norms"] = torch.tensor(norms, dtype=torch.float32)
+    print(f"lora adamw: losses {losses}, lrs {lrs}, grad norms {norms}")
+
+    # 3. Full fine-tuning: every parameter trainable, constant lr, no weight decay, clip 1.0.
+    full_lr, full_steps = 1e-3, 3
+    model = MistralForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32, attn_implementation="eager")
+    model.train()
+    params = list(model.parameters())
+    assert all(p.requires_grad for p in params) and len(params) == 2 + 9 * 2 + 1
+    opt = torch.optim.AdamW(params, lr=full_lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    full_losses, full_norms = [], []
+    for _ in range(full_steps):
+        opt.zero_grad()
+        step_loss = sft_loss(model, input_ids, labels, attention_mask)
+        step_loss.backward()
+        full_norms.append(torch.nn.utils.clip_grad_norm_(params, max_norm).item())
+        full_losses.append(step_loss.item())
+        opt.step()
+    tensors["full_losses"] = torch.tensor(full_losses, dtype=torch.float32)
+    tensors["full_grad_norms"] = torch.tensor(full_norms, dtype=torch.float32)
+    print(f"full fine-tuning: losses {full_losses}, grad norms {full_norms}")
+
+    save(
+        "lora_sft",
+        tensors,
+        {
+            "peft_version": peft.__version__,
+            "sentencepiece_version": sentencepiece.__version__,
+            "model": "Tests/Fixtures/tiny-mistral (bf16 shards, loaded as float32, eager attention, train mode; dropout is 0 everywhere)",
+            "data": "Tests/Fixtures/tiny-mistral-eval.jsonl, all 3 records in one batch, in file order",
+            "tokenization": "prompt = sp.encode('[INST] {system}\\n{prompt} [/INST]' or '[INST] {prompt} [/INST]' for empty system, add_bos=True); response = sp.encode(output) + [EOS=2]; assets/mistral/tokenizer.model",
+            "batch": f"right-padded with id 0 to {input_ids.shape[1]} tokens; attention_mask 1 on real tokens (the same loss without a mask); position ids 0..L-1",
+            "input_ids": "[3, Lmax] token ids as float32",
+            "labels": "[3, Lmax]: -100 on prompt tokens and padding, the token id on response tokens (unshifted; logits[:, t] predicts labels[:, t+1])",
+            "response_tokens": "[1]: number of scored (response) tokens in the batch, EOS included",
+            "loss": "sum over response tokens of -log_softmax(logits[b, t-1])[id_t] / response_tokens (transformers causal LM loss with labels)",
+            "lora_config": f"LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules={LORA_TARGETS}, bias='none', task_type='CAUSAL_LM')",
+            "lora_forward": "y = W x + lora_B(lora_A(dropout(x))) * scaling, scaling = lora_alpha / r = 2 (use_rslora: lora_alpha / sqrt(r) = 4); dropout 0 is nn.Identity",
+            "lora_names": "PEFT state-dict names (get_peft_model_state_dict), e.g. base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight; A [r, in], B [out, r]; stored in named_parameters order",
+            "grad0_init": "grad0_init.<name>: every lora_A U(-1/sqrt(in), 1/sqrt(in)), every lora_B normal(0, 0.1) (nonzero so both gradients are nonzero), drawn from torch.Generator seed 6001 in name order",
+            "grad0_loss": "[1]: loss with the grad0_init adapter",
+            "grad0_grad": "grad0_grad.<name>: d grad0_loss / d adapter tensor",
+            "grad0_loss_rslora": "[1]: the same loss and adapter values with use_rslora=True (scaling 4)",
+            "adamw_init": "adamw_init.<name>: lora_A of a fresh adapter, U(-1/sqrt(in), 1/sqrt(in)) from the same generator after grad0_init; every lora_B starts at zero (not stored)",
+            "adamw": f"torch.optim.AdamW(lr={lr}, betas=(0.9, 0.999), eps=1e-8, weight_decay={weight_decay}) over the adapter tensors; transformers.get_cosine_schedule_with_warmup(num_warmup_steps={warmup}, num_training_steps={total}); per step: zero_grad, loss, backward, clip_grad_norm_(max_norm={max_norm}), opt.step, sched.step",
+            "adamw_losses": f"[{total}]: loss at each step, before its update",
+            "adamw_lrs": f"[{total}]: lr of each opt.step (base lr x cosine lambda of steps 0..{total - 1}); step 1 has lr 0 but still updates the moments and the step count",
+            "adamw_grad_norms": f"[{total}]: total L2 gradient norm returned by clip_grad_norm_ (before clipping)",
+            "adamw_final": "adamw_final.<name>: every adapter tensor (A and B) after all steps",
+            "full": f"full fine-tuning of the plain model, all {2 + 9 * 2 + 1} tensors trainable (embed, norms, projections, lm_head); AdamW(lr={full_lr}, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0), constant lr, clip_grad_norm_(max_norm={max_norm}); {full_steps} steps",
+            "full_losses": f"[{full_steps}]: loss at each step, before its update",
+            "full_grad_norms": f"[{full_steps}]: total L2 gradient norm over all parameters (before clipping)",
+            "clip": "clip_grad_norm_: norm = ||(||g_i||_2)_i||_2; every grad *= min(max_norm / (norm + 1e-6), 1)",
+            "seed": 6001,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def main():
@@ -604,6 +820,7 @@ def main():
         make_attention()
         make_cross_entropy()
         make_tiny_mistral()
+        make_lora_training()
 
 
 if __name__ == "__main__":

@@ -11,15 +11,23 @@ final class TokenizerTests: XCTestCase {
     private static let modelURL = repository.appendingPathComponent("assets/mistral/tokenizer.model")
 
     private struct Corpus: Decodable {
-        var round_trip: [String]
-        var encode_only: [String]
+        var roundTrip: [String]
+        var encodeOnly: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case roundTrip = "round_trip", encodeOnly = "encode_only"
+        }
     }
 
     private struct Golden: Decodable {
         struct Encoding: Decodable {
             var ids: [Int32]
-            var ids_with_bos: [Int32]
+            var idsWithBOS: [Int32]
             var decoded: String
+
+            enum CodingKeys: String, CodingKey {
+                case ids, decoded, idsWithBOS = "ids_with_bos"
+            }
         }
 
         struct DecodeCase: Decodable {
@@ -31,33 +39,42 @@ final class TokenizerTests: XCTestCase {
             var ids: [[Int32]?]
         }
 
-        var bos_id: Int32
-        var eos_id: Int32
-        var unk_id: Int32
-        var vocabulary_size: Int
+        var bosId: Int32
+        var eosId: Int32
+        var unkId: Int32
+        var vocabularySize: Int
         var encodings: [Encoding]
-        var decode_cases: [DecodeCase]
-        var hf_variants: [String: Variant]
+        var decodeCases: [DecodeCase]
+        var huggingFaceVariants: [String: Variant]
+
+        enum CodingKeys: String, CodingKey {
+            case encodings
+            case bosId = "bos_id", eosId = "eos_id", unkId = "unk_id", vocabularySize = "vocabulary_size"
+            case decodeCases = "decode_cases", huggingFaceVariants = "hf_variants"
+        }
     }
 
     private static let corpus = Result { try JSONDecoder().decode(Corpus.self, from: Data(contentsOf: fixtures.appendingPathComponent("corpus.json"))) }
     private static let golden = Result { try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtures.appendingPathComponent("expected.json"))) }
-    private static let mistral = Result { () throws -> Tokenizer in
-        guard FileManager.default.fileExists(atPath: modelURL.path) else {
-            throw MissingAsset(description: "\(modelURL.path) is missing: run `make assets/mistral/tokenizer.model`")
-        }
-        return try Tokenizer(contentsOf: modelURL)
-    }
+    private static let mistral = Result { try Tokenizer(contentsOf: requireModel()) }
     private static let mistralJSON = Result { try Tokenizer(contentsOf: fixtures.appendingPathComponent("tokenizer.json")) }
 
     private struct MissingAsset: Error, CustomStringConvertible {
         var description: String
     }
 
+    /// The real model lives under the git-ignored assets/ folder; the Makefile fetches it.
+    private static func requireModel() throws -> URL {
+        guard FileManager.default.fileExists(atPath: modelURL.path) else {
+            throw MissingAsset(description: "\(modelURL.path) is missing: run `make assets/mistral/tokenizer.model`")
+        }
+        return modelURL
+    }
+
     private var strings: [String] {
         get throws {
             let corpus = try Self.corpus.get()
-            return corpus.round_trip + corpus.encode_only
+            return corpus.roundTrip + corpus.encodeOnly
         }
     }
 
@@ -74,8 +91,8 @@ final class TokenizerTests: XCTestCase {
         for (index, text) in try strings.enumerated() {
             let expected = golden.encodings[index]
             assertSameText(tokenizer.decode(expected.ids), expected.decoded, "decode of string \(index)")
-            assertSameText(tokenizer.decode(expected.ids_with_bos), expected.decoded, "decode with BOS of string \(index)")
-            if index < corpus.round_trip.count {
+            assertSameText(tokenizer.decode(expected.idsWithBOS), expected.decoded, "decode with BOS of string \(index)")
+            if index < corpus.roundTrip.count {
                 assertSameText(tokenizer.decode(tokenizer.encode(text, addBOS: true)), text, "round trip of string \(index)")
             }
         }
@@ -83,7 +100,7 @@ final class TokenizerTests: XCTestCase {
 
     func testDecodeCasesMatchSentencePiece() throws {
         let tokenizer = try Self.mistral.get()
-        for decodeCase in try Self.golden.get().decode_cases {
+        for decodeCase in try Self.golden.get().decodeCases {
             assertSameText(tokenizer.decode(decodeCase.ids), decodeCase.text, "decode of \(decodeCase.ids)")
         }
     }
@@ -91,7 +108,7 @@ final class TokenizerTests: XCTestCase {
     func testStreamingDecoderAddsUpToDecode() throws {
         let tokenizer = try Self.mistral.get()
         let golden = try Self.golden.get()
-        let idLists = golden.decode_cases.map(\.ids) + golden.encodings.map(\.ids_with_bos)
+        let idLists = golden.decodeCases.map(\.ids) + golden.encodings.map(\.idsWithBOS)
         for ids in idLists {
             var decoder = Tokenizer.StreamingDecoder(tokenizer: tokenizer)
             let streamed = ids.map { decoder.append($0) }.joined() + decoder.finish()
@@ -112,25 +129,25 @@ final class TokenizerTests: XCTestCase {
     func testSpecialIdsAndPieces() throws {
         let tokenizer = try Self.mistral.get()
         let golden = try Self.golden.get()
-        XCTAssertEqual(tokenizer.bosId, golden.bos_id)
-        XCTAssertEqual(tokenizer.eosId, golden.eos_id)
-        XCTAssertEqual(tokenizer.unkId, golden.unk_id)
-        XCTAssertEqual(tokenizer.vocabularySize, golden.vocabulary_size)
+        XCTAssertEqual(tokenizer.bosId, golden.bosId)
+        XCTAssertEqual(tokenizer.eosId, golden.eosId)
+        XCTAssertEqual(tokenizer.unkId, golden.unkId)
+        XCTAssertEqual(tokenizer.vocabularySize, golden.vocabularySize)
         XCTAssertEqual(tokenizer.piece(for: tokenizer.bosId), "<s>")
         XCTAssertEqual(tokenizer.piece(for: tokenizer.eosId), "</s>")
         XCTAssertEqual(tokenizer.id(for: "<0x0A>"), 13)
         XCTAssertEqual(tokenizer.id(for: "\u{2581}the"), 272)
-        XCTAssertNil(tokenizer.piece(for: Int32(golden.vocabulary_size)))
+        XCTAssertNil(tokenizer.piece(for: Int32(golden.vocabularySize)))
         XCTAssertNil(tokenizer.piece(for: -1))
         XCTAssertNil(tokenizer.id(for: "no such piece"))
-        XCTAssertEqual(tokenizer.decode([Int32(golden.vocabulary_size)]), " \u{2047} ")
+        XCTAssertEqual(tokenizer.decode([Int32(golden.vocabularySize)]), " \u{2047} ")
     }
 
     func testLongTextRoundTripsQuickly() throws {
         let tokenizer = try Self.mistral.get()
         let corpus = try Self.corpus.get()
         var text = ""
-        while text.unicodeScalars.count < 100_000 { text += corpus.round_trip.joined(separator: "\n") }
+        while text.unicodeScalars.count < 100_000 { text += corpus.roundTrip.joined(separator: "\n") }
         let start = Date()
         let ids = tokenizer.encode(text, addBOS: false)
         let elapsed = Date().timeIntervalSince(start)
@@ -145,11 +162,11 @@ final class TokenizerTests: XCTestCase {
         let tokenizer = try Self.mistralJSON.get()
         let golden = try Self.golden.get()
         try assertEncodingsMatchGolden(tokenizer, name: "tokenizer.json")
-        XCTAssertEqual(tokenizer.bosId, golden.bos_id)
-        XCTAssertEqual(tokenizer.eosId, golden.eos_id)
-        XCTAssertEqual(tokenizer.unkId, golden.unk_id)
-        XCTAssertEqual(tokenizer.vocabularySize, golden.vocabulary_size)
-        for decodeCase in golden.decode_cases {
+        XCTAssertEqual(tokenizer.bosId, golden.bosId)
+        XCTAssertEqual(tokenizer.eosId, golden.eosId)
+        XCTAssertEqual(tokenizer.unkId, golden.unkId)
+        XCTAssertEqual(tokenizer.vocabularySize, golden.vocabularySize)
+        for decodeCase in golden.decodeCases {
             assertSameText(tokenizer.decode(decodeCase.ids), decodeCase.text, "tokenizer.json decode of \(decodeCase.ids)")
         }
     }
@@ -174,7 +191,7 @@ final class TokenizerTests: XCTestCase {
             try JSONEncoder().encode(JSONValue.object(document)).write(to: url)
             let tokenizer = try Tokenizer(contentsOf: url)
             for (index, text) in strings.enumerated() {
-                guard let ids = golden.hf_variants[name]?.ids[index] else { continue }
+                guard let ids = golden.huggingFaceVariants[name]?.ids[index] else { continue }
                 assertSameIds(tokenizer.encode(text, addBOS: false), ids, "\(name), string \(index) \(text.debugDescription)")
             }
         }
@@ -184,7 +201,7 @@ final class TokenizerTests: XCTestCase {
 
     func testLoadPrefersTokenizerModelInAModelFolder() throws {
         let folder = try temporaryFolder()
-        try Data(contentsOf: Self.modelURL).write(to: folder.appendingPathComponent("tokenizer.model"))
+        try Data(contentsOf: Self.requireModel()).write(to: folder.appendingPathComponent("tokenizer.model"))
         try Data("{not json".utf8).write(to: folder.appendingPathComponent("tokenizer.json"))
         XCTAssertEqual(try Tokenizer.load(modelDirectory: folder).encode("Hello world", addBOS: true), [1, 22557, 1526])
 
@@ -199,6 +216,7 @@ final class TokenizerTests: XCTestCase {
     func testMissingFilesGiveReadableErrors() throws {
         let folder = try temporaryFolder()
         assertLoadError(folder.appendingPathComponent("absent.model"), mentions: "does not exist")
+        assertLoadError(folder, mentions: "is a folder")
         XCTAssertThrowsError(try Tokenizer.load(modelDirectory: folder)) { error in
             let message = String(describing: error)
             XCTAssertTrue(message.contains(folder.path) && message.contains("neither tokenizer.model nor tokenizer.json"), message)
@@ -206,7 +224,7 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testCorruptModelFilesGiveReadableErrors() throws {
-        let model = [UInt8](try Data(contentsOf: Self.modelURL))
+        let model = [UInt8](try Data(contentsOf: Self.requireModel()))
         let folder = try temporaryFolder()
         func write(_ bytes: [UInt8], _ name: String) throws -> URL {
             let url = folder.appendingPathComponent(name)
@@ -230,7 +248,7 @@ final class TokenizerTests: XCTestCase {
             let expected = golden.encodings[index]
             let context = "\(name), string \(index) \(text.debugDescription)"
             assertSameIds(tokenizer.encode(text, addBOS: false), expected.ids, context, file: file, line: line)
-            assertSameIds(tokenizer.encode(text, addBOS: true), expected.ids_with_bos, context + " with BOS", file: file, line: line)
+            assertSameIds(tokenizer.encode(text, addBOS: true), expected.idsWithBOS, context + " with BOS", file: file, line: line)
         }
     }
 

@@ -120,6 +120,40 @@ public final class SafetensorsFile {
     }
 }
 
+extension SafetensorsFile {
+    /// Writes an HF model folder's weights: `model.safetensors`, or shards of at most
+    /// `maxShardBytes` named `model-0000i-of-0000n.safetensors` with
+    /// `model.safetensors.index.json`.
+    public static func writeModel(_ tensors: [(String, Tensor)], to directory: URL, maxShardBytes: Int = 2 << 30) throws {
+        var shards = [[(String, Tensor)]]()
+        var size = 0
+        for entry in tensors {
+            let bytes = entry.1.count * entry.1.dtype.byteSize
+            if shards.isEmpty || (size + bytes > maxShardBytes && !shards[shards.count - 1].isEmpty) {
+                shards.append([])
+                size = 0
+            }
+            shards[shards.count - 1].append(entry)
+            size += bytes
+        }
+        let metadata = ["format": "pt"]
+        if shards.count == 1 {
+            try write(shards[0], metadata: metadata, to: directory.appendingPathComponent("model.safetensors"))
+            return
+        }
+        var weightMap = [String: String]()
+        for (index, shard) in shards.enumerated() {
+            let name = String(format: "model-%05d-of-%05d.safetensors", index + 1, shards.count)
+            try write(shard, metadata: metadata, to: directory.appendingPathComponent(name))
+            for (tensorName, _) in shard { weightMap[tensorName] = name }
+        }
+        let total = tensors.reduce(0) { $0 + $1.1.count * $1.1.dtype.byteSize }
+        let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
+        try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            .write(to: directory.appendingPathComponent("model.safetensors.index.json"), options: .atomic)
+    }
+}
+
 /// Tensors of an HF model folder: `model.safetensors`, or shards listed by
 /// `model.safetensors.index.json`.
 public final class SafetensorsCollection {

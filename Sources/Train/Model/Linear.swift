@@ -1,10 +1,13 @@
 import Tensor
 
 /// A bias-free linear layer `y = x W^T`, W: [out, in] in HF layout, named by its HF module
-/// path (e.g. `model.layers.0.self_attn.q_proj`).
+/// path (e.g. `model.layers.0.self_attn.q_proj`), with an optional LoRA adapter.
 public final class Linear {
     public let name: String
     public var weight: Tensor
+    public var adapter: LoRAAdapter?
+    /// Off for the reference passes of DPO: the policy without its adapter.
+    public var adapterEnabled = true
 
     public init(name: String, weight: Tensor) {
         self.name = name
@@ -16,6 +19,17 @@ public final class Linear {
 
     // x: (..., in) -> (..., out)
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        matmul(x, weight, transposeB: true)
+        let y = matmul(x, weight, transposeB: true)
+        guard let adapter, adapterEnabled else { return y }
+        return y + adapter(x)
+    }
+
+    /// Folds the adapter into the weight (`W + scale B A`, stored as the weight's dtype) and
+    /// removes it.
+    public func mergeAdapter() {
+        guard let adapter else { return }
+        let merged = weight.widened() + adapter.delta()
+        weight = weight.dtype == .bfloat16 ? merged.narrowedToBFloat16() : merged
+        self.adapter = nil
     }
 }

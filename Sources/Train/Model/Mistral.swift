@@ -30,7 +30,7 @@ public final class DecoderLayer {
 
 /// Token ids of a batch of equal-length rows (right-padded), with each token's position and,
 /// for packed rows, the record (segment) it belongs to.
-public struct TokenBatch {
+public struct TokenBatch: Sendable {
     public let ids: [Int32]  // [batch * tokens]
     public let batch: Int
     public let tokens: Int

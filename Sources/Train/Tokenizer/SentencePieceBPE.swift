@@ -28,6 +28,8 @@ struct SentencePieceBPE {
         userDefined = PieceTable(entries.filter { $0.type == .userDefined }.map { ($0.key, $0.id) })
         scores = model.pieces.map(\.score)
         types = model.pieces.map(\.type)
+        // SentencePieceModel has checked that there is one unknown piece and, with byte
+        // fallback, all 256 byte pieces.
         unkId = Int32(model.pieces.firstIndex { $0.type == .unknown }!)
         if model.byteFallback {
             var byteIds = [Int32](repeating: 0, count: 256)

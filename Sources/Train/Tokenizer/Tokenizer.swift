@@ -22,38 +22,39 @@ public final class Tokenizer: Sendable {
     /// by content, not by name).
     public init(contentsOf url: URL) throws {
         let path = url.path
-        guard FileManager.default.fileExists(atPath: path) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
             throw TokenizerError(path: path, problem: "the file does not exist")
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw TokenizerError(path: path, problem: "the file cannot be read (\(error.localizedDescription))")
+        guard !isFolder.boolValue else {
+            throw TokenizerError(path: path, problem: "it is a folder, not a tokenizer.model or tokenizer.json file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TokenizerError(path: path, problem: "the file cannot be read")
         }
         let firstByte = data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         let definition = firstByte == UInt8(ascii: "{")
             ? try HuggingFaceTokenizerFile.definition(data: data, path: path)
             : try TokenizerDefinition(sentencePiece: SentencePieceModel(data: [UInt8](data), path: path))
 
+        var pieceIds: [String: Int32] = [:]
+        pieceIds.reserveCapacity(definition.pieces.count)
+        // As SentencePiece's PieceToId: control, unknown and byte pieces win a name clash.
+        let isReserved = definition.types.map { [.control, .unknown, .byte].contains($0) }
+        for pass in [false, true] {
+            for (id, piece) in definition.pieces.enumerated() where isReserved[id] == pass { pieceIds[piece] = Int32(id) }
+        }
         func controlId(_ piece: String, _ role: String) throws -> Int32 {
-            guard let id = definition.pieces.firstIndex(of: piece), definition.types[id] == .control else {
+            guard let id = pieceIds[piece], definition.types[Int(id)] == .control else {
                 throw TokenizerError(path: path, problem: "it has no \(role) token \"\(piece)\"")
             }
-            return Int32(id)
+            return id
         }
         bosId = try controlId(definition.bosPiece, "beginning-of-sequence")
         eosId = try controlId(definition.eosPiece, "end-of-sequence")
         unkId = definition.unkId
         encoder = definition.encoder
         pieces = definition.pieces
-        var pieceIds: [String: Int32] = [:]
-        pieceIds.reserveCapacity(pieces.count)
-        // As SentencePiece's PieceToId: control, unknown and byte pieces win a name clash.
-        let isReserved = definition.types.map { [.control, .unknown, .byte].contains($0) }
-        for pass in [false, true] {
-            for (id, piece) in pieces.enumerated() where isReserved[id] == pass { pieceIds[piece] = Int32(id) }
-        }
         self.pieceIds = pieceIds
         decoding = PieceDecoding(definition: definition)
     }

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Tensor
+import Train
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a checkpoint as a PEFT adapter or as a merged HF model folder.")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case peft, merged
+    }
+
+    @Argument(help: "The checkpoint (.h5).") var checkpoint: String
+    @Option(help: "peft: adapter_config.json + adapter_model.safetensors; merged: full weights with the adapters folded in.")
+    var format: Format
+    @Option(help: "Output folder (must not exist yet).") var out: String
+    @Option(help: "Base model folder (default: the checkpoint's base_model).") var model: String?
+
+    func run() throws {
+        try reportingErrors {
+            try BLAS.ensureLoaded()
+            let loaded = try Checkpoint.read(URL(fileURLWithPath: checkpoint))
+            let output = URL(fileURLWithPath: out)
+            guard !FileManager.default.fileExists(atPath: output.path) else {
+                throw ValidationError("\(out) already exists; export never writes over a folder")
+            }
+            let base = model ?? loaded.baseModel
+            switch format {
+            case .peft:
+                guard !loaded.adapters.isEmpty else {
+                    throw ValidationError("\(checkpoint) holds full fine-tuned weights, not an adapter: use --format merged")
+                }
+                try PEFTAdapter.write(loaded.baseAdapters + loaded.adapters, baseModel: base, to: output)
+                print("wrote PEFT adapter (\(loaded.adapters.count) modules) to \(out)")
+            case .merged:
+                let baseURL = URL(fileURLWithPath: base)
+                let config = try MistralConfig(contentsOf: baseURL.appendingPathComponent("config.json"))
+                let dtype: DType = loaded.weights.isEmpty && config.savedDType == "bfloat16" ? .bfloat16 : .float32
+                let mistral = try Mistral.load(directory: baseURL, dtype: dtype)
+                try mistral.apply(loaded)
+                try MergedExport.write(mistral, sourceDirectory: baseURL, to: output)
+                print("wrote merged \(dtype.rawValue) model to \(out)")
+            }
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a checkpoint.")
+
+    @Argument(help: "The checkpoint (.h5).") var checkpoint: String
+
+    func run() throws {
+        try reportingErrors {
+            let c = try Checkpoint.read(URL(fileURLWithPath: checkpoint))
+            print("checkpoint:   \(c.url.path)")
+            print("stage:        \(c.stage.rawValue), step \(c.globalStep), epoch \(c.epoch), next micro-batch \(c.nextMicroBatch)")
+            print("created:      \(c.created)")
+            print("base model:   \(c.baseModel)")
+            if let from = c.startedFrom { print("started from: \(from)") }
+            func describe(_ adapters: [StoredAdapter]) -> String {
+                let ranks = Set(adapters.map(\.rank)).sorted().map(String.init).joined(separator: ",")
+                let alphas = Set(adapters.map(\.alpha)).sorted().map { String(format: "%g", $0) }.joined(separator: ",")
+                let count = adapters.reduce(0) { $0 + $1.a.count + $1.b.count }
+                return "\(adapters.count) modules, r=\(ranks), alpha=\(alphas), \(count) parameters"
+            }
+            if !c.adapters.isEmpty { print("adapter:      \(describe(c.adapters))") }
+            if !c.baseAdapters.isEmpty { print("base adapter: \(describe(c.baseAdapters)) (frozen, from the earlier stage)") }
+            if !c.weights.isEmpty {
+                print("weights:      \(c.weights.count) tensors, \(c.weights.values.reduce(0) { $0 + $1.count }) parameters (full fine-tuning)")
+            }
+            print("optimizer:    adamw, step \(c.optimizerStep), \(c.expAvg.count) moment tensors")
+            print("recipe:")
+            for line in c.recipeYAML.split(separator: "\n", omittingEmptySubsequences: false) { print("  \(line)") }
+        }
+    }
+}

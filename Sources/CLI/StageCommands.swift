@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Tensor
+import Train
+
+/// Options shared by `train sft | dpo | orpo`.
+struct StageOptions: ParsableArguments {
+    @Argument(help: "The recipe (YAML).") var recipe: String
+    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set train.learning_rate=1e-4 (repeatable).")
+    var overrides: [String] = []
+    @Option(help: "Continue this stage exactly from a checkpoint of it.") var resume: String?
+    @Flag(help: "Validate the recipe and the data, print the plan, and exit without training.") var dryRun = false
+
+    func loadRecipe(stage: Recipe.Stage) throws -> Recipe {
+        let recipe = try Recipe.load(URL(fileURLWithPath: self.recipe), overrides: overrides)
+        guard recipe.stage == stage else {
+            throw ValidationError("\(self.recipe): the recipe is for stage '\(recipe.stage.rawValue)', not '\(stage.rawValue)'")
+        }
+        return recipe
+    }
+}
+
+struct SFT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sft", abstract: "Supervised fine-tuning on Multifaceted Collection records.")
+
+    @OptionGroup var options: StageOptions
+
+    func run() throws {
+        try reportingErrors { try runStage(.sft, options) }
+    }
+}
+
+func runStage(_ stage: Recipe.Stage, _ options: StageOptions) throws {
+    try BLAS.ensureLoaded()
+    let recipe = try options.loadRecipe(stage: stage)
+    let run = try TrainingRun(recipe: recipe, resume: options.resume.map { URL(fileURLWithPath: $0) })
+    printHeader(run)
+    if options.dryRun { return }
+    let progress = ProgressDisplay()
+    let summary = try run.trainer.run { event in progress.show(event) }
+    progress.finish()
+    print(String(format: "done: %d steps in %@, final loss %.4f, checkpoint %@",
+                 summary.steps, formatDuration(summary.seconds), summary.finalLoss ?? .nan, summary.finalCheckpoint.path))
+}
+
+private func printHeader(_ run: TrainingRun) {
+    let p = run.plan
+    let recipe = run.recipe
+    print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights), openblas core \(BLAS.activeCore)")
+    print("data: \(p.records) records, \(p.instructions) instructions, \(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) examples"
+          + (p.invalidRecords > 0 ? ", \(p.invalidRecords) invalid records skipped" : "")
+          + (p.truncated > 0 ? ", \(p.truncated) truncated" : "") + (p.dropped > 0 ? ", \(p.dropped) dropped (too long)" : ""))
+    print("tokens: \(p.tokens) (\(p.scoredTokens) scored) per epoch, max_seq_len \(recipe.data.maxSeqLen)" + (recipe.data.packing ? ", packed" : ""))
+    let lora = recipe.lora.map { "LoRA r=\($0.r) alpha=\($0.alpha) on \($0.targetModules.joined(separator: ","))" } ?? "full fine-tuning"
+    print("training: \(lora); \(p.trainableParameters) trainable parameters; \(p.optimizerSteps) optimizer steps "
+          + "(\(recipe.train.epochs) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation), "
+          + "\(recipe.train.lrScheduler.rawValue) lr \(recipe.train.learningRate), \(p.warmupSteps) warmup steps")
+    print(String(format: "estimated memory: %.2f GiB; output: %@", Double(p.estimatedMemoryBytes) / 1_073_741_824, recipe.output.dir))
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}
+
+/// One updating line on a terminal, plain log lines otherwise.
+final class ProgressDisplay {
+    private let isTerminal = isatty(STDOUT_FILENO) != 0
+    private var started = DispatchTime.now().uptimeNanoseconds
+    private var onLine = false
+
+    func show(_ event: TrainingEvent) {
+        switch event {
+        case .step(let report):
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            let eta = elapsed / Double(report.step) * Double(report.totalSteps - report.step)
+            var line = String(format: "step %d/%d  loss %.4f  lr %.3g  grad %.3f  %.0f tok/s  ETA %@",
+                              report.step, report.totalSteps, report.loss, report.learningRate, report.gradNorm,
+                              report.tokensPerSecond, formatDuration(eta))
+            for key in report.metrics.keys.sorted() { line += String(format: "  %@ %.4f", key, report.metrics[key]!) }
+            if isTerminal {
+                FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)".utf8))
+                onLine = true
+            } else {
+                print(line)
+            }
+        case .evaluation(let step, let metrics):
+            endLine()
+            print("eval at step \(step): " + metrics.keys.sorted().map { String(format: "%@ %.4f", $0, metrics[$0]!) }.joined(separator: ", "))
+        case .checkpoint(let url):
+            endLine()
+            print("saved \(url.path)")
+        }
+    }
+
+    func finish() { endLine() }
+
+    private func endLine() {
+        if onLine { print("") }
+        onLine = false
+    }
+}

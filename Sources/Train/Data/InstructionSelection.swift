@@ -1,0 +1,31 @@
+import Tensor
+
+/// Keeps `k` system messages per instruction: records with the same `prompt` form one
+/// instruction; where an instruction has more than `k`, a seeded draw picks which stay (so
+/// the 1/2/3 ablation is reproducible). Input order is kept.
+public struct InstructionSelection: Sendable {
+    public let keptIndices: [Int]
+    public let instructionCount: Int
+
+    public init(prompts: [String], k: Int, seed: UInt64) {
+        require(k >= 1, "InstructionSelection: k must be at least 1, found \(k)")
+        var groups = [String: [Int]]()
+        var order = [String]()
+        for (index, prompt) in prompts.enumerated() {
+            if groups[prompt] == nil { order.append(prompt) }
+            groups[prompt, default: []].append(index)
+        }
+        var generator = RandomGenerator(seed: seed)
+        var kept = [Int]()
+        for prompt in order {
+            var members = groups[prompt]!
+            if members.count > k {
+                members.shuffle(using: &generator)
+                members = Array(members.prefix(k))
+            }
+            kept += members
+        }
+        keptIndices = kept.sorted()
+        instructionCount = order.count
+    }
+}

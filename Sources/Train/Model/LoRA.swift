@@ -1,0 +1,67 @@
+import Foundation
+import Tensor
+
+/// The random state of dropout, shared by every adapter of a model, so that a checkpoint can
+/// save one generator and a resumed run draws the same masks.
+public final class DropoutState {
+    public var generator: RandomGenerator
+    /// Dropout is applied only while training.
+    public var isTraining = false
+
+    public init(seed: UInt64) {
+        generator = RandomGenerator(seed: seed)
+    }
+}
+
+/// A LoRA adapter on one linear layer, with PEFT's conventions:
+/// `y = W x + B (A dropout(x)) * scale`, `scale = alpha / r` (`alpha / sqrt(r)` with rsLoRA),
+/// A: [r, in] (kaiming-uniform, a = sqrt 5), B: [out, r] (zeros).
+public final class LoRAAdapter {
+    public let a: Tensor
+    public let b: Tensor
+    public let alpha: Float
+    public let useRSLoRA: Bool
+    public let dropout: Float
+    let dropoutState: DropoutState?
+
+    public init(a: Tensor, b: Tensor, alpha: Float, useRSLoRA: Bool, dropout: Float, dropoutState: DropoutState?) {
+        require(a.rank == 2 && b.rank == 2 && a.shape[0] == b.shape[1], "LoRA: A \(a.shape) and B \(b.shape) do not share a rank")
+        self.a = a
+        self.b = b
+        self.alpha = alpha
+        self.useRSLoRA = useRSLoRA
+        self.dropout = dropout
+        self.dropoutState = dropoutState
+    }
+
+    /// A fresh trainable adapter for a layer of shape [out, in].
+    public convenience init(
+        outFeatures: Int, inFeatures: Int, rank: Int, alpha: Float, useRSLoRA: Bool, dropout: Float,
+        dropoutState: DropoutState?, generator: inout RandomGenerator
+    ) {
+        // kaiming_uniform_(a=sqrt(5)) on [r, in]: bound = sqrt(6 / ((1 + 5) * in)) = 1 / sqrt(in).
+        let bound = 1 / Float(inFeatures).squareRoot()
+        let a = Tensor.uniform([rank, inFeatures], low: -bound, high: bound, generator: &generator)
+        let b = Tensor(zeros: [outFeatures, rank])
+        a.requiresGrad = true
+        b.requiresGrad = true
+        self.init(a: a, b: b, alpha: alpha, useRSLoRA: useRSLoRA, dropout: dropout, dropoutState: dropoutState)
+    }
+
+    public var rank: Int { a.shape[0] }
+    public var scale: Float { useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+
+    // x: (..., in) -> (..., out)
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        var input = x
+        if dropout > 0, let state = dropoutState, state.isTraining {
+            input = x.dropout(dropout, generator: &state.generator)
+        }
+        return matmul(matmul(input, a, transposeB: true), b, transposeB: true) * scale
+    }
+
+    /// scale * B A: [out, in], the update this adapter adds to W.
+    public func delta() -> Tensor {
+        withoutGradients { matmul(b, a) * scale }
+    }
+}
