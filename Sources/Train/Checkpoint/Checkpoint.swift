@@ -118,6 +118,7 @@ public enum Checkpoint {
         do {
             let file = try HDF5File.create(temporary)
             try fill(file, contents)
+            try file.flush()
             file.close()
             try FileManager.default.moveItem(at: temporary, to: url)
         } catch {

@@ -51,7 +51,7 @@ public struct SFTDataset: Sendable {
     }
 
     /// The example within `maxSeqLen` tokens under `policy`; nil when dropped.
-    static func fit(
+    public static func fit(
         _ example: TokenizedExample, maxSeqLen: Int, policy: TruncationPolicy, file: String, line: Int
     ) throws -> TokenizedExample? {
         guard example.ids.count > maxSeqLen else { return example }
