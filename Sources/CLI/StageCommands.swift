@@ -27,14 +27,40 @@ struct SFT: ParsableCommand {
     @OptionGroup var options: StageOptions
 
     func run() throws {
-        try reportingErrors { try runStage(.sft, options) }
+        try reportingErrors { try runStage(.sft, options, from: nil) }
     }
 }
 
-func runStage(_ stage: Recipe.Stage, _ options: StageOptions) throws {
+struct DPO: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dpo", abstract: "Direct preference optimization on preference pairs (JANUS+DPO).")
+
+    @OptionGroup var options: StageOptions
+    @Option(help: "Start from this SFT checkpoint: its adapter is merged into the base, which becomes the reference.")
+    var from: String?
+
+    func run() throws {
+        try reportingErrors { try runStage(.dpo, options, from: from) }
+    }
+}
+
+struct ORPO: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orpo", abstract: "Odds-ratio preference optimization on preference pairs (JANUS+ORPO).")
+
+    @OptionGroup var options: StageOptions
+    @Option(help: "Start from this checkpoint instead of the base model.") var from: String?
+
+    func run() throws {
+        try reportingErrors { try runStage(.orpo, options, from: from) }
+    }
+}
+
+func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: String?) throws {
     try BLAS.ensureLoaded()
     let recipe = try options.loadRecipe(stage: stage)
-    let run = try TrainingRun(recipe: recipe, resume: options.resume.map { URL(fileURLWithPath: $0) })
+    let run = try TrainingRun(
+        recipe: recipe, from: from.map { URL(fileURLWithPath: $0) }, resume: options.resume.map { URL(fileURLWithPath: $0) })
     printHeader(run)
     if options.dryRun { return }
     let progress = ProgressDisplay()
@@ -48,7 +74,8 @@ private func printHeader(_ run: TrainingRun) {
     let p = run.plan
     let recipe = run.recipe
     print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights), openblas core \(BLAS.activeCore)")
-    print("data: \(p.records) records, \(p.instructions) instructions, \(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) examples"
+    if let from = run.trainer.checkpointContext.startedFrom { print("starting from \(from)") }
+    print("data: \(p.records) records, \(p.instructions) instructions, \(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) \(p.stage == .sft ? "examples" : "pairs")"
           + (p.invalidRecords > 0 ? ", \(p.invalidRecords) invalid records skipped" : "")
           + (p.truncated > 0 ? ", \(p.truncated) truncated" : "") + (p.dropped > 0 ? ", \(p.dropped) dropped (too long)" : ""))
     print("tokens: \(p.tokens) (\(p.scoredTokens) scored) per epoch, max_seq_len \(recipe.data.maxSeqLen)" + (recipe.data.packing ? ", packed" : ""))

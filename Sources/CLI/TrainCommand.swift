@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [SFT.self, Eval.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self])
+        subcommands: [SFT.self, DPO.self, ORPO.self, Eval.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self])
 }
 
 struct Bench: ParsableCommand {

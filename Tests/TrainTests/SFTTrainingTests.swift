@@ -98,12 +98,12 @@ final class SFTTrainingTests: XCTestCase {
 
     func testTruncationPolicies() throws {
         let example = TokenizedExample(promptIds: [1, 5, 6, 7], responseIds: [8, 9, 10, 2])
-        XCTAssertEqual(try SFTDataset.fit(example, maxSeqLen: 6, policy: .truncate, file: "f", line: 3)?.ids, [1, 5, 6, 7, 8, 9])
-        XCTAssertNil(try SFTDataset.fit(example, maxSeqLen: 6, policy: .drop, file: "f", line: 3))
-        XCTAssertThrowsError(try SFTDataset.fit(example, maxSeqLen: 6, policy: .error, file: "f", line: 3)) { error in
+        XCTAssertEqual(try example.fitted(to: 6, policy: .truncate, file: "f", line: 3)?.ids, [1, 5, 6, 7, 8, 9])
+        XCTAssertNil(try example.fitted(to: 6, policy: .drop, file: "f", line: 3))
+        XCTAssertThrowsError(try example.fitted(to: 6, policy: .error, file: "f", line: 3)) { error in
             XCTAssertEqual("\(error)", "f:3: the example has 8 tokens, more than max_seq_len 6 (data.truncation: error)")
         }
-        XCTAssertThrowsError(try SFTDataset.fit(example, maxSeqLen: 4, policy: .truncate, file: "f", line: 3)) { error in
+        XCTAssertThrowsError(try example.fitted(to: 4, policy: .truncate, file: "f", line: 3)) { error in
             XCTAssertTrue("\(error)".contains("no response token fits"), "\(error)")
         }
         XCTAssertEqual(example.targets, [-1, -1, -1, 8, 9, 10, 2, -1])

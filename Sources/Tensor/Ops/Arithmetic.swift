@@ -74,6 +74,13 @@ extension Tensor {
             derivative: { x, _ in 1 / (1 + Foundation.exp(x)) })
     }
 
+    /// log(1 - e^x) for x < 0, computed stably: log(-expm1(x)) near 0, log1p(-exp(x)) below -ln 2.
+    public func log1mexp() -> Tensor {
+        mapped(
+            { x in x > -Float(M_LN2) ? Foundation.log(-Foundation.expm1(x)) : Foundation.log1p(-Foundation.exp(x)) },
+            derivative: { x, _ in Foundation.exp(x) / Foundation.expm1(x) })
+    }
+
     public func silu() -> Tensor {
         mapped(
             { x in x / (1 + Foundation.exp(-x)) },

@@ -6,7 +6,11 @@ import Tensor
 public struct MicroBatch: Sendable {
     public let tokens: TokenBatch
     public let targets: [Int32]
-    /// Response tokens scored in this micro-batch.
+    /// 1 at positions that predict a response token, 0 elsewhere: [rows * tokens].
+    public let responseMask: [Float]
+    /// Response tokens of each row.
+    public let rowResponseTokens: [Int]
+    /// Tokens scored in this micro-batch.
     public let scoredTokens: Int
     /// Real (non-padding) tokens.
     public let realTokens: Int
@@ -15,28 +19,33 @@ public struct MicroBatch: Sendable {
 
     public init(rows: [[TokenizedExample]], packed: Bool) {
         let width = rows.map { $0.reduce(0) { $0 + $1.ids.count } }.max() ?? 0
-        var ids = [Int32](), targets = [Int32](), positions = [Int32](), segments = [Int32]()
-        var scored = 0, real = 0
+        var ids = [Int32](), targets = [Int32](), positions = [Int32](), segments = [Int32](), mask = [Float]()
+        var scored = 0, real = 0, rowResponses = [Int]()
         for row in rows {
             var used = 0
             for (segment, example) in row.enumerated() {
                 ids += example.ids
                 let exampleTargets = example.targets
                 targets += exampleTargets
+                mask += (0..<example.ids.count).map { example.predictsResponse($0) ? 1 : 0 }
                 positions += (0..<example.ids.count).map(Int32.init)
                 segments += [Int32](repeating: Int32(segment), count: example.ids.count)
                 scored += exampleTargets.filter { $0 >= 0 }.count
                 used += example.ids.count
             }
             real += used
+            rowResponses.append(row.reduce(0) { $0 + $1.responseLength })
             let padding = width - used
             ids += [Int32](repeating: Self.paddingId, count: padding)
             targets += [Int32](repeating: -1, count: padding)
+            mask += [Float](repeating: 0, count: padding)
             positions += (0..<padding).map { Int32(used + $0) }
             segments += [Int32](repeating: Int32(row.count), count: padding)
         }
         tokens = TokenBatch(ids: ids, batch: rows.count, tokens: width, positions: positions, segmentIds: packed ? segments : nil)
         self.targets = targets
+        responseMask = mask
+        rowResponseTokens = rowResponses
         scoredTokens = scored
         realTokens = real
     }

@@ -17,10 +17,12 @@ public enum ChatTemplate {
     }
 }
 
-/// One tokenized example: prompt then response, with the response tokens scored.
+/// One tokenized example: prompt then response, with the response tokens scored (and the
+/// prompt's too when `scoresPrompt`, for ORPO's NLL over the whole chosen sequence).
 public struct TokenizedExample: Sendable {
     public let ids: [Int32]
     public let promptLength: Int
+    public var scoresPrompt = false
 
     public init(promptIds: [Int32], responseIds: [Int32]) {
         ids = promptIds + responseIds
@@ -29,9 +31,12 @@ public struct TokenizedExample: Sendable {
 
     public var responseLength: Int { ids.count - promptLength }
 
-    /// Targets aligned with positions: position i predicts token i + 1, scored only when that
-    /// token belongs to the response; -1 elsewhere (unscored).
+    /// Whether position i predicts a response token (i + 1 is in the response).
+    public func predictsResponse(_ i: Int) -> Bool { i + 1 < ids.count && i + 1 >= promptLength }
+
+    /// Targets aligned with positions: position i predicts token i + 1, scored when that token
+    /// belongs to the response (or to the prompt, with `scoresPrompt`); -1 elsewhere.
     public var targets: [Int32] {
-        (0..<ids.count).map { i in i + 1 < ids.count && i + 1 >= promptLength ? ids[i + 1] : -1 }
+        (0..<ids.count).map { i in i + 1 < ids.count && (scoresPrompt || predictsResponse(i)) ? ids[i + 1] : -1 }
     }
 }

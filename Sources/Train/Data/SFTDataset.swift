@@ -37,7 +37,7 @@ public struct SFTDataset: Sendable {
             let example = TokenizedExample(
                 promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
                 responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer))
-            guard let fitted = try fit(example, maxSeqLen: maxSeqLen, policy: truncation, file: url.path, line: record.line) else {
+            guard let fitted = try example.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line) else {
                 dropped += 1
                 continue
             }
@@ -49,24 +49,26 @@ public struct SFTDataset: Sendable {
             examples: examples, recordCount: loaded.records.count, instructionCount: selection.instructionCount,
             systemMessagesPerInstruction: k, invalidRecords: loaded.invalid, truncatedCount: truncated, droppedCount: dropped)
     }
+}
 
+extension TokenizedExample {
     /// The example within `maxSeqLen` tokens under `policy`; nil when dropped.
-    public static func fit(
-        _ example: TokenizedExample, maxSeqLen: Int, policy: TruncationPolicy, file: String, line: Int
-    ) throws -> TokenizedExample? {
-        guard example.ids.count > maxSeqLen else { return example }
+    public func fitted(to maxSeqLen: Int, policy: TruncationPolicy, file: String, line: Int) throws -> TokenizedExample? {
+        guard ids.count > maxSeqLen else { return self }
         switch policy {
         case .drop:
             return nil
         case .error:
-            throw DataError(file: file, line: line, "the example has \(example.ids.count) tokens, more than max_seq_len \(maxSeqLen) (data.truncation: error)")
+            throw DataError(file: file, line: line, "the example has \(ids.count) tokens, more than max_seq_len \(maxSeqLen) (data.truncation: error)")
         case .truncate:
-            guard example.promptLength < maxSeqLen else {
-                throw DataError(file: file, line: line, "the prompt alone has \(example.promptLength) tokens, so no response token fits max_seq_len \(maxSeqLen)")
+            guard promptLength < maxSeqLen else {
+                throw DataError(file: file, line: line, "the prompt alone has \(promptLength) tokens, so no response token fits max_seq_len \(maxSeqLen)")
             }
-            return TokenizedExample(
-                promptIds: Array(example.ids.prefix(example.promptLength)),
-                responseIds: Array(example.ids[example.promptLength..<maxSeqLen]))
+            var truncated = TokenizedExample(
+                promptIds: Array(ids.prefix(promptLength)),
+                responseIds: Array(ids[promptLength..<maxSeqLen]))
+            truncated.scoresPrompt = scoresPrompt
+            return truncated
         }
     }
 }

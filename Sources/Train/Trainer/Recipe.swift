@@ -100,12 +100,8 @@ public struct Recipe: Equatable, Sendable {
     }
 
     public struct DPOSection: Equatable, Sendable {
-        public enum Loss: String, CaseIterable, Sendable {
-            case sigmoid, ipo, hinge
-        }
-
         public var beta = 0.1
-        public var loss = Loss.sigmoid
+        public var loss = DPOLossType.sigmoid
         public var labelSmoothing = 0.0
         /// Score the reference model once before training instead of at every step.
         public var precomputeReference = false

@@ -157,7 +157,7 @@ extension Recipe.DPOSection {
     init(_ section: SectionReader) throws {
         self.init()
         try section.read("beta", into: &beta, .positive)
-        try section.read("loss", into: &loss, among: Loss.allCases)
+        try section.read("loss", into: &loss, among: DPOLossType.allCases)
         try section.read("label_smoothing", into: &labelSmoothing, .fromZero(below: 0.5))
         try section.read("precompute_reference", into: &precomputeReference)
         try section.finish()

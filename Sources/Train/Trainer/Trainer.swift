@@ -118,6 +118,11 @@ public final class Trainer {
         let runStart = DispatchTime.now().uptimeNanoseconds
         var lastLoss: Double?
         let output = recipe.output
+        // A baseline before the first update, as HF's eval_on_start: the curves start at the untrained model.
+        if completedSteps == 0, recipe.train.evalEverySteps != nil, let metrics = objective.evaluate() {
+            try metricsFile.append(step: 0, evaluation: metrics)
+            events(.evaluation(step: 0, metrics: metrics))
+        }
         while completedSteps < steps.totalSteps {
             let step = completedSteps
             let started = DispatchTime.now().uptimeNanoseconds

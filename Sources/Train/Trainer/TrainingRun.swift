@@ -31,8 +31,10 @@ public final class TrainingRun {
     public let plan: TrainingPlan
 
     /// - Parameters:
+    ///   - from: an earlier stage's checkpoint to start from (SFT -> DPO/ORPO): its adapters are
+    ///     merged into the base weights, so the reference model is that earlier policy.
     ///   - resume: a checkpoint of this same stage to continue exactly.
-    public init(recipe: Recipe, resume: URL? = nil) throws {
+    public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil) throws {
         self.recipe = recipe
         let modelDirectory = URL(fileURLWithPath: recipe.model.path)
         guard FileManager.default.fileExists(atPath: modelDirectory.path) else {
@@ -41,46 +43,94 @@ public final class TrainingRun {
         let tokenizer = try Tokenizer.load(modelDirectory: modelDirectory)
         self.tokenizer = tokenizer
         let data = recipe.data
-        func load(_ path: String) throws -> SFTDataset {
-            try SFTDataset.load(
-                URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
-                maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: UInt64(recipe.train.seed))
+        let seed = UInt64(recipe.train.seed)
+        if recipe.stage != .sft && data.packing {
+            throw ModelError("data.packing: packing applies to SFT; preference stages keep each pair in its own rows")
         }
-        let train = try load(data.train)
-        let eval = try data.eval.map(load)
+        if recipe.lora == nil && recipe.stage == .dpo {
+            throw ModelError("lora: DPO here needs a lora section: its reference model is the policy with the adapter switched off")
+        }
+        if recipe.lora == nil && recipe.model.dtype == .bfloat16 {
+            throw ModelError("model.dtype: bfloat16 storage is for frozen weights; full fine-tuning (no lora section) needs float32")
+        }
 
         let resumed = try resume.map(Checkpoint.read)
         if let resumed, resumed.stage != recipe.stage {
             throw CheckpointError(resumed.url, "is a \(resumed.stage.rawValue) checkpoint; --resume continues the same stage")
         }
+        if from != nil && resumed != nil { throw ModelError("give --from or --resume, not both: a resumed run already knows where it started") }
+        let start = try from.map(Checkpoint.read)
+        if let start, start.stage == recipe.stage {
+            throw CheckpointError(start.url, "is already a \(start.stage.rawValue) checkpoint: use --resume to continue it")
+        }
         try Checkpoint.checkOutputDirectory(URL(fileURLWithPath: recipe.output.dir), resumingFromStep: resumed?.globalStep)
 
-        if recipe.lora == nil && recipe.model.dtype == .bfloat16 {
-            throw ModelError("model.dtype: bfloat16 storage is for frozen weights; full fine-tuning (no lora section) needs float32")
-        }
         let model = try Mistral.load(directory: modelDirectory, dtype: recipe.model.dtype)
         self.model = model
-        let dropoutState = DropoutState(seed: UInt64(recipe.train.seed) &+ 1)
-        if let lora = recipe.lora {
-            model.attachLoRA(lora.config, seed: UInt64(recipe.train.seed), dropoutState: dropoutState)
+        var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
+        if let start {
+            guard start.weights.isEmpty || recipe.model.dtype == .float32 else {
+                throw CheckpointError(start.url, "holds full fine-tuned weights; load them with model.dtype: float32")
+            }
+            try model.apply(start)
+            context.startedFrom = start.url.path
+            context.baseAdapters = start.baseAdapters + start.adapters
+        } else if let resumed {
+            try model.merge(resumed.baseAdapters)
+            context.startedFrom = resumed.startedFrom
+            context.baseAdapters = resumed.baseAdapters
         }
-        let batchPlan = BatchPlan(
-            lengths: train.examples.map { $0.ids.count }, microBatchSize: recipe.train.microBatchSize,
-            packing: data.packing, maxSeqLen: data.maxSeqLen, seed: UInt64(recipe.train.seed))
-        let objective = SFTObjective(model: model, train: train, eval: eval, plan: batchPlan)
-        let trainer = Trainer(
-            recipe: recipe, model: model, objective: objective, dropoutState: dropoutState,
-            checkpointContext: CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path))
+        let dropoutState = DropoutState(seed: seed &+ 1)
+        if let lora = recipe.lora { model.attachLoRA(lora.config, seed: seed, dropoutState: dropoutState) }
+
+        let objective: TrainingObjective
+        let summary: DatasetSummary
+        switch recipe.stage {
+        case .sft:
+            func load(_ path: String) throws -> SFTDataset {
+                try SFTDataset.load(
+                    URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
+                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed)
+            }
+            let train = try load(data.train)
+            summary = DatasetSummary(train)
+            objective = SFTObjective(
+                model: model, train: train, eval: try data.eval.map(load),
+                plan: BatchPlan(lengths: train.examples.map { $0.ids.count }, microBatchSize: recipe.train.microBatchSize,
+                                packing: data.packing, maxSeqLen: data.maxSeqLen, seed: seed))
+        case .dpo, .orpo:
+            let orpo = recipe.stage == .orpo
+            func load(_ path: String) throws -> PreferenceDataset {
+                try PreferenceDataset.load(
+                    URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
+                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed,
+                    scoreChosenPrompt: orpo && recipe.orpo.nllOnPrompt)
+            }
+            let train = try load(data.train)
+            summary = DatasetSummary(train)
+            let loss: PreferenceObjective.Loss = orpo
+                ? .orpo(lambda: Float(recipe.orpo.lambda))
+                : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
+            let preference = PreferenceObjective(
+                model: model, train: train, eval: try data.eval.map(load),
+                plan: BatchPlan(lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize,
+                                packing: false, maxSeqLen: data.maxSeqLen, seed: seed),
+                loss: loss)
+            if !orpo && recipe.dpo.precomputeReference { preference.precomputeReference() }
+            objective = preference
+        }
+
+        let trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
         if let resumed { try trainer.restore(from: resumed) }
         self.trainer = trainer
 
         let trainable = trainer.parameters.reduce(0) { $0 + $1.tensor.count }
         let all = model.namedWeights.reduce(0) { $0 + $1.tensor.count }
         plan = TrainingPlan(
-            stage: recipe.stage, records: train.recordCount, instructions: train.instructionCount,
-            systemMessagesPerInstruction: train.systemMessagesPerInstruction, examples: train.examples.count,
-            invalidRecords: train.invalidRecords.count, truncated: train.truncatedCount, dropped: train.droppedCount,
-            tokens: train.totalTokens, scoredTokens: train.responseTokens, optimizerSteps: trainer.steps.totalSteps,
+            stage: recipe.stage, records: summary.records, instructions: summary.instructions,
+            systemMessagesPerInstruction: data.systemMessagesPerInstruction, examples: summary.examples,
+            invalidRecords: summary.invalid, truncated: summary.truncated, dropped: summary.dropped,
+            tokens: summary.tokens, scoredTokens: summary.scoredTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
             trainableParameters: trainable, frozenParameters: recipe.lora == nil ? 0 : all,
             estimatedMemoryBytes: Self.estimateMemory(model.config, recipe: recipe, trainable: trainable, all: all))
@@ -94,5 +144,20 @@ public final class TrainingRun {
         let tokens = recipe.train.microBatchSize * recipe.data.maxSeqLen
         let perLayer = tokens * (34 * c.hiddenSize + 4 * c.intermediateSize) * 4
         return weightBytes + 16 * trainable + c.numHiddenLayers * perLayer + 64 * c.vocabSize * 4
+    }
+}
+
+/// The counts of a tokenized training set that the log header reports.
+struct DatasetSummary {
+    let records, instructions, examples, invalid, truncated, dropped, tokens, scoredTokens: Int
+
+    init(_ d: SFTDataset) {
+        (records, instructions, examples, invalid) = (d.recordCount, d.instructionCount, d.examples.count, d.invalidRecords.count)
+        (truncated, dropped, tokens, scoredTokens) = (d.truncatedCount, d.droppedCount, d.totalTokens, d.responseTokens)
+    }
+
+    init(_ d: PreferenceDataset) {
+        (records, instructions, examples, invalid) = (d.recordCount, d.instructionCount, d.pairs.count, d.invalidRecords.count)
+        (truncated, dropped, tokens, scoredTokens) = (d.truncatedCount, d.droppedCount, d.totalTokens, d.responseTokens)
     }
 }

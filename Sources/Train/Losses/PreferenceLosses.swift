@@ -1,0 +1,85 @@
+import Foundation
+import Tensor
+
+/// Per-pair losses of a preference objective with the rewards its metrics report.
+public struct PreferenceLoss {
+    /// [pairs]; the objective averages them over the step.
+    public let losses: Tensor
+    public let chosenRewards: [Float]
+    public let rejectedRewards: [Float]
+}
+
+public enum DPOLossType: String, Sendable, CaseIterable {
+    case sigmoid, ipo, hinge
+}
+
+/// DPO (Rafailov et al.) on sequence log-probs [pairs] of the policy and the reference (the
+/// reference ones carry no gradient). With logits `d = (pi_c - ref_c) - (pi_r - ref_r)`:
+/// sigmoid `-(1-e) log sigmoid(beta d) - e log sigmoid(-beta d)`, ipo `(d - 1/(2 beta))^2`
+/// (callers pass per-token average log-probs for ipo, as TRL does), hinge `relu(1 - beta d)`.
+/// Rewards are `beta * (pi - ref)`.
+public func dpoLoss(
+    policyChosen: Tensor, policyRejected: Tensor, referenceChosen: Tensor, referenceRejected: Tensor,
+    beta: Float, type: DPOLossType, labelSmoothing: Float = 0
+) -> PreferenceLoss {
+    let chosenRatio = policyChosen - referenceChosen
+    let rejectedRatio = policyRejected - referenceRejected
+    let logits = chosenRatio - rejectedRatio
+    let losses: Tensor
+    switch type {
+    case .sigmoid:
+        let z = logits * beta
+        losses = -(1 - labelSmoothing) * z.logSigmoid() - labelSmoothing * (-z).logSigmoid()
+    case .ipo:
+        losses = (logits - 1 / (2 * beta)).squared()
+    case .hinge:
+        losses = (1 - logits * beta).relu()
+    }
+    return PreferenceLoss(
+        losses: losses, chosenRewards: chosenRatio.scalars.map { beta * $0 }, rejectedRewards: rejectedRatio.scalars.map { beta * $0 })
+}
+
+/// ORPO's odds-ratio term (Hong et al.) on per-token average log-probs [pairs]:
+/// `log_odds = (a_c - a_r) - (log(1 - e^a_c) - log(1 - e^a_r))`, per-pair term
+/// `lambda * log sigmoid(log_odds)` (the loss subtracts its mean from the NLL), rewards
+/// `lambda * a`.
+public struct OddsRatio {
+    public let terms: Tensor
+    public let logOdds: [Float]
+    public let logSigmoidOdds: [Float]
+    public let chosenRewards: [Float]
+    public let rejectedRewards: [Float]
+}
+
+public func orpoOddsRatio(chosenAverage: Tensor, rejectedAverage: Tensor, lambda: Float) -> OddsRatio {
+    let logOdds = (chosenAverage - rejectedAverage) - (chosenAverage.log1mexp() - rejectedAverage.log1mexp())
+    let ratio = logOdds.logSigmoid()
+    return OddsRatio(
+        terms: ratio * lambda, logOdds: logOdds.scalars, logSigmoidOdds: ratio.scalars,
+        chosenRewards: chosenAverage.scalars.map { lambda * $0 }, rejectedRewards: rejectedAverage.scalars.map { lambda * $0 })
+}
+
+/// Sums of the preference metrics over pairs, averaged once the step is complete.
+struct PreferenceMetrics {
+    private var sums = [String: Double]()
+    private(set) var pairs = 0
+
+    mutating func add(chosenRewards: [Float], rejectedRewards: [Float], chosenLogps: [Float], rejectedLogps: [Float]) {
+        for i in chosenRewards.indices {
+            sums["rewards/chosen", default: 0] += Double(chosenRewards[i])
+            sums["rewards/rejected", default: 0] += Double(rejectedRewards[i])
+            sums["rewards/margins", default: 0] += Double(chosenRewards[i] - rejectedRewards[i])
+            sums["rewards/accuracies", default: 0] += chosenRewards[i] > rejectedRewards[i] ? 1 : 0
+            sums["logps/chosen", default: 0] += Double(chosenLogps[i])
+            sums["logps/rejected", default: 0] += Double(rejectedLogps[i])
+        }
+        pairs += chosenRewards.count
+    }
+
+    mutating func add(_ name: String, sum: Double) { sums[name, default: 0] += sum }
+
+    /// Every metric as a mean over the pairs seen; `prefix` names evaluation metrics.
+    func means(prefix: String = "") -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: sums.map { (prefix + $0.key, $0.value / Double(max(pairs, 1))) })
+    }
+}
