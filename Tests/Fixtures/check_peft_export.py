@@ -1,3 +1,6 @@
+# Run by hand: the PEFT export of a checkpoint, loaded with peft.PeftModel.from_pretrained on
+# the base model, must give the log-probs that `train eval --checkpoint` prints.
+#   python Tests/Fixtures/check_peft_export.py MODEL_DIR ADAPTER_DIR records.jsonl
 import json, sys, torch, sentencepiece as spm
 from transformers import MistralForCausalLM
 from peft import PeftModel

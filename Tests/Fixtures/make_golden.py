@@ -12,14 +12,17 @@ Pinned versions this script was run with (CPU, float32), pip install:
     safetensors==0.8.0
     numpy==2.3.5
     sentencepiece==0.2.3     (tiny_mistral group; reads assets/mistral/tokenizer.model)
-    peft==0.21.2             (lora_training group)
+    peft==0.21.2             (lora_training, preference groups)
+    trl==1.16.0              (preference group: DPOTrainer._compute_loss, experimental ORPOTrainer)
 
 Every file lands in Tests/Fixtures/golden/ as float32 safetensors. Each file's
 `__metadata__` records the versions it was made with and the scalar parameters of
 the case (eps, theta, sliding window, ...), all as strings. The outputs are
 committed with this script; the Swift tests never need Python. The tiny_mistral group
 also writes the model folder Tests/Fixtures/tiny-mistral/ (config.json, two bf16 shards
-and their index, no tokenizer) and the JSONL data Tests/Fixtures/tiny-mistral-{eval,pairs}.jsonl.
+and their index, no tokenizer) and the JSONL data Tests/Fixtures/tiny-mistral-{eval,pairs}.jsonl. The preference group runs
+TRL's own DPO/ORPO loss code (on instances made with object.__new__, holding only the attributes
+the loss code reads) on fixed log-probs and on the tiny Mistral with a LoRA adapter.
 
 Conventions:
 - Every fixture group draws from its own `torch.Generator` with a fixed seed, so
@@ -808,6 +811,419 @@ def make_lora_training():
 
 
 # ---------------------------------------------------------------------------------------
+# Preference losses (DPO, ORPO): TRL's own loss code on fixed log-probs, and gradients on the
+# tiny Mistral with a LoRA adapter (DESIGN.md section 6)
+
+PREF_BETA = 0.1
+DPO_METRICS = ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"]
+ORPO_METRICS = DPO_METRICS + ["nll_loss", "log_odds_ratio", "log_odds_chosen"]
+
+
+class _OneProcessAccelerator:
+    """The few `accelerate.Accelerator` members TRL's loss code reads, for one CPU process."""
+
+    device = torch.device("cpu")
+
+    def gather(self, tensor):
+        return tensor
+
+    def gather_for_metrics(self, tensor):
+        return tensor
+
+    def unwrap_model(self, model):
+        return model
+
+
+class _LogProbModel:
+    """Stands in for the model TRL's DPOTrainer calls with `fused_lm_head=True`: returns the given per-token
+    log-probs [rows, L-1] (0 where the next-token label is -100, as TRL's fused head returns them)."""
+
+    training = True
+
+    def __init__(self, per_token):
+        self.per_token = per_token
+
+    def __call__(self, **kwargs):
+        from types import SimpleNamespace
+
+        zeros = torch.zeros_like(self.per_token.detach())
+        return SimpleNamespace(
+            log_probs=self.per_token, entropy=zeros, mean_logits=zeros, is_top1=zeros.to(torch.bool),
+        )
+
+
+def trl_dpo_trainer(loss_type, beta, label_smoothing, precompute_ref, model):
+    """A `trl.DPOTrainer` made with object.__new__ (no __init__) holding exactly the attributes that
+    `DPOTrainer._compute_loss` reads; the values are DPOConfig's defaults except loss_type, beta and
+    label_smoothing."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from trl import DPOTrainer
+
+    trainer = object.__new__(DPOTrainer)
+    trainer.model = model  # read for `.training`, and as the reference (adapter disabled) when not precomputed
+    trainer.ref_model = None
+    trainer.accelerator = _OneProcessAccelerator()
+    trainer.args = SimpleNamespace(gradient_checkpointing_kwargs=None)
+    trainer.beta = beta
+    trainer.loss_types = [loss_type]
+    trainer.loss_weights = [1.0]
+    trainer.label_smoothing = label_smoothing
+    trainer.f_divergence_type = "reverse_kl"
+    trainer.f_alpha_divergence_coef = 1.0
+    trainer.ld_alpha = None
+    trainer.use_weighting = False
+    trainer.precompute_ref_logps = precompute_ref
+    trainer.aux_loss_enabled = False
+    trainer._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    trainer._total_train_tokens = 0
+    trainer._tp_size = 1
+    return trainer
+
+
+def trl_dpo_on_logps(loss_type, label_smoothing, pc, pr, rc, rr):
+    """TRL's DPOTrainer._compute_loss on given summed log-probs [n] (policy chosen/rejected, reference
+    chosen/rejected). Each row is a 2-token sequence whose one completion token carries the whole log-prob,
+    so the completion token count is 1 and `ipo` uses the numbers as given. Returns the loss (mean over the
+    n pairs) and TRL's logged rewards/chosen, rewards/rejected (means over the pairs)."""
+    n = pc.shape[0]
+    per_token = torch.cat([pc, pr]).reshape(2 * n, 1)
+    model = _LogProbModel(per_token)
+    trainer = trl_dpo_trainer(loss_type, PREF_BETA, label_smoothing, True, model)
+    inputs = {
+        "input_ids": torch.tensor([[1, 3]] * (2 * n)),
+        "attention_mask": torch.ones(2 * n, 2, dtype=torch.long),
+        "completion_mask": torch.tensor([[0, 1]] * (2 * n)),
+        "ref_chosen_logps": rc,
+        "ref_rejected_logps": rr,
+    }
+    loss = trainer._compute_loss(model, inputs, return_outputs=False)
+    metrics = trainer._metrics["train"]
+    return loss, metrics["rewards/chosen"][0], metrics["rewards/rejected"][0]
+
+
+def cdpo_sigmoid_trl019(beta, label_smoothing, pc, pr, rc, rr):
+    """The `sigmoid` branch of trl 0.19.1 `DPOTrainer.dpo_loss` (reference_free=False, f_divergence_type
+    reverse_kl), transcribed: trl 1.16's `sigmoid` ignores label_smoothing (it only feeds `robust` and
+    `exo_pair`), so the conservative-DPO form of DESIGN.md section 6 has no trl 1.16 implementation."""
+    logratios = pc - pr
+    ref_logratios = rc - rr
+    logits = logratios - ref_logratios
+    losses = (
+        -F.logsigmoid(beta * logits) * (1 - label_smoothing)
+        - F.logsigmoid(-beta * logits) * label_smoothing
+    )
+    chosen_rewards = beta * (pc - rc).detach()
+    rejected_rewards = beta * (pr - rr).detach()
+    return losses, chosen_rewards, rejected_rewards
+
+
+def trl_orpo_trainer(beta):
+    """A `trl.experimental.orpo.ORPOTrainer` made with object.__new__ holding the attributes that
+    `odds_ratio_loss`, `concatenated_forward` and `get_batch_loss_metrics` read."""
+    from trl.experimental.orpo import ORPOTrainer
+
+    trainer = object.__new__(ORPOTrainer)
+    trainer.beta = beta
+    trainer.accelerator = _OneProcessAccelerator()
+    trainer.is_encoder_decoder = False
+    trainer.padding_value = 0
+    trainer.aux_loss_enabled = False
+    return trainer
+
+
+def preference_batch(sp, records):
+    """Rows [chosen_0, chosen_1, ..., rejected_0, rejected_1, ...] (TRL's order), right-padded with id 0.
+    completion_mask is 1 on response tokens (EOS included)."""
+    rows = []
+    for side in ("chosen", "rejected"):
+        for record in records:
+            prompt_ids = sp.encode(janus_prompt(record["system"], record["prompt"]), add_bos=True)
+            response_ids = sp.encode(last_assistant(record[side])) + [2]
+            rows.append((prompt_ids, response_ids))
+    width = max(len(p) + len(r) for p, r in rows)
+    input_ids = torch.zeros(len(rows), width, dtype=torch.long)
+    attention_mask = torch.zeros(len(rows), width, dtype=torch.long)
+    completion_mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, (p, r) in enumerate(rows):
+        input_ids[i, : len(p) + len(r)] = torch.tensor(p + r)
+        attention_mask[i, : len(p) + len(r)] = 1
+        completion_mask[i, len(p) : len(p) + len(r)] = 1
+    return input_ids, attention_mask, completion_mask, rows
+
+
+def response_token_logps(model, input_ids, completion_mask, attention_mask=None):
+    """Per-token log-probs [rows, L-1] of input_ids[:, 1:] (log_softmax(logits[t-1])[id_t]), 0 off the
+    response, and their row sums."""
+    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    per_token = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, input_ids[:, 1:, None])[..., 0]
+    per_token = torch.where(completion_mask[:, 1:].bool(), per_token, torch.zeros_like(per_token))
+    return per_token, per_token.sum(dim=1)
+
+
+def make_preference():
+    import warnings
+
+    import peft
+    import sentencepiece
+    import trl
+    from peft import LoraConfig, get_peft_model
+    from transformers import MistralForCausalLM
+    from trl.trainer.utils import add_fused_lm_head
+
+    with warnings.catch_warnings():  # TRLExperimentalWarning: ORPO lives in trl.experimental in trl 1.x
+        warnings.simplefilter("ignore")
+        from trl.experimental.orpo.orpo_trainer import log1mexp
+
+    if trl.__version__ != "1.16.0":
+        print(f"warning: trl {trl.__version__} differs from pinned 1.16.0", file=sys.stderr)
+    gen = generator(7001)
+    tensors = {}
+    meta = {
+        "trl_version": trl.__version__,
+        "peft_version": peft.__version__,
+        "sentencepiece_version": sentencepiece.__version__,
+        "beta": PREF_BETA,
+        "orpo_lambda": f"{PREF_BETA} (TRL's ORPOConfig.beta)",
+        "seed": 7001,
+    }
+
+    # ---- A. TRL's loss code on fixed log-probs (6 pairs).
+    n = 6
+    policy_chosen = -20 + 15 * torch.rand(n, generator=gen)
+    policy_rejected = -20 + 15 * torch.rand(n, generator=gen)
+    reference_chosen = -20 + 15 * torch.rand(n, generator=gen)
+    reference_rejected = -20 + 15 * torch.rand(n, generator=gen)
+    # Pair 4: a margin over 10 nats, so hinge (relu(1 - 0.1 z)) is exactly 0 there; pair 5: policy =
+    # reference, so z = 0 (sigmoid ln 2, hinge 1, ipo 25, rewards 0).
+    policy_chosen[4], policy_rejected[4], reference_chosen[4], reference_rejected[4] = -6.0, -19.5, -14.0, -12.0
+    policy_chosen[5], policy_rejected[5] = reference_chosen[5], reference_rejected[5]
+    orpo_chosen = -3 + 2.9 * torch.rand(n, generator=gen)
+    orpo_rejected = -3 + 2.9 * torch.rand(n, generator=gen)
+    # log1mexp at a value next to 0 (the expm1 branch matters), both sides of the -ln 2 branch point, and
+    # a pair where rejected is the likelier one (negative log odds).
+    orpo_chosen[0] = -1e-4
+    orpo_chosen[1], orpo_rejected[1] = -0.69, -0.70
+    orpo_chosen[2], orpo_rejected[2] = -2.5, -0.3
+    tensors.update({
+        "policy_chosen_logps": policy_chosen,
+        "policy_rejected_logps": policy_rejected,
+        "reference_chosen_logps": reference_chosen,
+        "reference_rejected_logps": reference_rejected,
+        "orpo_chosen_avg_logps": orpo_chosen,
+        "orpo_rejected_avg_logps": orpo_rejected,
+    })
+
+    def per_pair(loss_type, label_smoothing):
+        losses, chosen, rejected = [], [], []
+        for i in range(n):
+            s = slice(i, i + 1)
+            loss, c, r = trl_dpo_on_logps(
+                loss_type, label_smoothing, policy_chosen[s], policy_rejected[s], reference_chosen[s], reference_rejected[s],
+            )
+            losses.append(loss.item())
+            chosen.append(c)
+            rejected.append(r)
+        whole, _, _ = trl_dpo_on_logps(
+            loss_type, label_smoothing, policy_chosen, policy_rejected, reference_chosen, reference_rejected,
+        )
+        losses = torch.tensor(losses, dtype=torch.float32)
+        assert torch.allclose(whole, losses.mean(), rtol=1e-6, atol=1e-6), (loss_type, whole, losses.mean())
+        return losses, torch.tensor(chosen, dtype=torch.float32), torch.tensor(rejected, dtype=torch.float32)
+
+    for loss_type in ("sigmoid", "ipo", "hinge"):
+        losses, chosen, rejected = per_pair(loss_type, 0.0)
+        tensors[f"dpo_{loss_type}_losses"] = losses
+        tensors[f"dpo_{loss_type}_chosen_rewards"] = chosen
+        tensors[f"dpo_{loss_type}_rejected_rewards"] = rejected
+        if loss_type == "sigmoid":
+            sigmoid = (losses, chosen, rejected)
+        print(f"dpo {loss_type}: losses {losses.tolist()}")
+    assert abs(tensors["dpo_sigmoid_losses"][5].item() - 0.6931472) < 1e-6
+    assert tensors["dpo_hinge_losses"][4].item() == 0.0
+    # trl 1.16's sigmoid ignores label_smoothing ...
+    ignored = per_pair("sigmoid", 0.1)
+    assert all(torch.equal(a, b) for a, b in zip(ignored, sigmoid))
+    # ... so the smoothed entry is trl 0.19.1's dpo_loss sigmoid branch, which at 0 agrees with trl 1.16.
+    at_zero = cdpo_sigmoid_trl019(PREF_BETA, 0.0, policy_chosen, policy_rejected, reference_chosen, reference_rejected)
+    assert torch.allclose(at_zero[0], sigmoid[0], rtol=1e-6, atol=1e-7), (at_zero[0], sigmoid[0])
+    assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(at_zero[1:], sigmoid[1:]))
+    smoothed = cdpo_sigmoid_trl019(PREF_BETA, 0.1, policy_chosen, policy_rejected, reference_chosen, reference_rejected)
+    tensors["dpo_sigmoid_ls0.1_losses"], tensors["dpo_sigmoid_ls0.1_chosen_rewards"], tensors["dpo_sigmoid_ls0.1_rejected_rewards"] = smoothed
+    print(f"dpo sigmoid ls0.1: losses {smoothed[0].tolist()}")
+
+    orpo = trl_orpo_trainer(PREF_BETA)
+    losses, chosen, rejected, log_odds_ratio, log_odds_chosen = orpo.odds_ratio_loss(orpo_chosen, orpo_rejected)
+    log_odds = torch.stack([orpo.odds_ratio_loss(orpo_chosen[i : i + 1], orpo_rejected[i : i + 1])[4] for i in range(n)])
+    assert torch.allclose(log_odds.mean(), log_odds_chosen, rtol=1e-6, atol=1e-6)
+    tensors.update({
+        "orpo_losses": losses,
+        "orpo_chosen_rewards": chosen,
+        "orpo_rejected_rewards": rejected,
+        "orpo_log_odds_ratio": log_odds_ratio.reshape(1),
+        "orpo_log_odds_chosen": log_odds_chosen.reshape(1),
+        "orpo_log_odds": log_odds,
+        "orpo_log1mexp_chosen": log1mexp(orpo_chosen),
+        "orpo_log1mexp_rejected": log1mexp(orpo_rejected),
+    })
+    assert torch.isfinite(tensors["orpo_log1mexp_chosen"]).all()
+    print(f"orpo: losses {losses.tolist()}, log_odds_ratio {log_odds_ratio.item()}, log_odds_chosen {log_odds_chosen.item()}")
+
+    # ---- B. Gradients on the tiny Mistral with a nonzero LoRA adapter.
+    sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER_MODEL)
+    with open(os.path.join(FIXTURES, "tiny-mistral-pairs.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    assert records == TINY_PAIR_RECORDS
+    input_ids, attention_mask, completion_mask, rows = preference_batch(sp, records)
+    response_counts = completion_mask.sum(dim=1)
+    assert [len(r) for _, r in rows] == response_counts.tolist()
+    assert [len(p) for p, _ in rows[:2]] == [len(p) for p, _ in rows[2:]]
+
+    base = MistralForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32, attn_implementation="eager")
+    # TRL's fused LM head (as DPOTrainer.__init__ adds it), used only for the end-to-end check below;
+    # without fused_lm_head=True the forward is the original one.
+    add_fused_lm_head(base, outputs=("log_probs", "entropy", "mean_logits", "is_top1"))
+    lora_config = LoraConfig(
+        r=4, lora_alpha=8, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none", task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(base, lora_config)
+    model.train()
+    named = lora_parameters(model)
+    params = [p for _, p in named]
+    with torch.no_grad():
+        for name, p in named:
+            value = kaiming_uniform_like(gen, p.shape) if ".lora_A." in name else 0.1 * randn(gen, *p.shape)
+            p.copy_(value)
+            tensors[f"init.{name}"] = value
+
+    # Reference: the same model with the adapter disabled.
+    with torch.no_grad(), model.disable_adapter():
+        _, reference_logps = response_token_logps(model, input_ids, completion_mask)
+        _, reference_masked = response_token_logps(model, input_ids, completion_mask, attention_mask)
+    assert torch.allclose(reference_masked, reference_logps, rtol=1e-6, atol=1e-5)
+
+    # 1. DPO sigmoid through DPOTrainer._compute_loss, reference log-probs given as precomputed.
+    per_token, policy_logps = response_token_logps(model, input_ids, completion_mask)
+    with torch.no_grad():
+        _, policy_masked = response_token_logps(model, input_ids, completion_mask, attention_mask)
+    # Right padding under causal attention: the attention mask changes nothing on real tokens.
+    assert torch.allclose(policy_masked, policy_logps, rtol=1e-6, atol=1e-5), (policy_masked, policy_logps)
+    dpo_inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+    stub = _LogProbModel(per_token)
+    trainer = trl_dpo_trainer("sigmoid", PREF_BETA, 0.0, True, stub)
+    dpo_loss = trainer._compute_loss(
+        stub, {**dpo_inputs, "ref_chosen_logps": reference_logps[:2], "ref_rejected_logps": reference_logps[2:]}, False,
+    )
+    dpo_grads = torch.autograd.grad(dpo_loss, params)
+    dpo_metrics = {k: v[0] for k, v in trainer._metrics["train"].items()}
+    z = PREF_BETA * ((policy_logps[:2] - reference_logps[:2]) - (policy_logps[2:] - reference_logps[2:]))
+    assert torch.allclose(dpo_loss, -F.logsigmoid(z).mean(), rtol=1e-6, atol=1e-7)
+    # End to end through TRL: its fused LM head, and the reference from the PEFT model with the adapter
+    # disabled (trl.trainer.utils.use_adapter(model, None)).
+    full = trl_dpo_trainer("sigmoid", PREF_BETA, 0.0, False, model)
+    full_loss = full._compute_loss(model, dpo_inputs, False)
+    full_grads = torch.autograd.grad(full_loss, params)
+    assert torch.allclose(full_loss, dpo_loss, rtol=1e-5, atol=1e-6), (full_loss, dpo_loss)
+    for (name, _), g, h in zip(named, dpo_grads, full_grads):
+        assert torch.allclose(g, h, rtol=1e-4, atol=1e-6), (name, (g - h).abs().max())
+        assert g.abs().max() > 0, name
+    tensors["dpo_loss"] = dpo_loss.reshape(1)
+    tensors["dpo_policy_logps"] = policy_logps
+    tensors["dpo_metrics"] = torch.tensor([dpo_metrics[k] for k in DPO_METRICS], dtype=torch.float32)
+    tensors["dpo_reference_logps"] = reference_logps
+    for (name, _), g in zip(named, dpo_grads):
+        tensors[f"dpo_grad.{name}"] = g
+    print(f"dpo on tiny model: loss {dpo_loss.item():.7f} (TRL end to end {full_loss.item():.7f}), metrics {dpo_metrics}")
+
+    # 2. ORPO through ORPOTrainer.get_batch_loss_metrics (its own forward, NLL over prompt and response).
+    labels = torch.where(completion_mask.bool(), input_ids, torch.full_like(input_ids, -100))
+    batch = {
+        "chosen_input_ids": input_ids[:2], "chosen_attention_mask": attention_mask[:2], "chosen_labels": labels[:2],
+        "rejected_input_ids": input_ids[2:], "rejected_attention_mask": attention_mask[2:], "rejected_labels": labels[2:],
+    }
+    orpo_loss, orpo_metrics = orpo.get_batch_loss_metrics(model, batch, train_eval="train")
+    orpo_grads = torch.autograd.grad(orpo_loss, params)
+    # The same from the manual log-probs: average over response tokens, NLL over every shifted real token
+    # of the chosen rows (prompt and response; BOS at position 0 is never a target).
+    per_token, sums = response_token_logps(model, input_ids, completion_mask)
+    avg = sums / response_counts
+    with torch.no_grad():
+        logits = model(input_ids=input_ids).logits
+        all_tokens = torch.log_softmax(logits[:, :-1], dim=-1).gather(2, input_ids[:, 1:, None])[..., 0]
+        real = attention_mask[:2, 1:].bool()
+        nll = -all_tokens[:2][real].sum() / real.sum()
+        manual = nll - orpo.odds_ratio_loss(avg[:2], avg[2:])[0].mean()
+    assert torch.allclose(manual, orpo_loss, rtol=1e-6, atol=1e-6), (manual, orpo_loss)
+    assert abs(orpo_metrics["nll_loss"] - nll.item()) < 1e-5 * max(1.0, nll.item())
+    assert abs(orpo_metrics["logps/chosen"] - avg[:2].mean().item()) < 1e-5
+    assert abs(orpo_metrics["logps/rejected"] - avg[2:].mean().item()) < 1e-5
+    tensors["orpo_loss"] = orpo_loss.reshape(1)
+    tensors["orpo_nll"] = torch.tensor([orpo_metrics["nll_loss"]], dtype=torch.float32)
+    tensors["orpo_policy_avg_logps"] = avg.detach()
+    tensors["orpo_metrics"] = torch.tensor([orpo_metrics[k] for k in ORPO_METRICS], dtype=torch.float32)
+    for (name, _), g in zip(named, orpo_grads):
+        assert g.abs().max() > 0, name
+        tensors[f"orpo_grad.{name}"] = g
+    # Response-only NLL: token mean over the response tokens of both chosen rows.
+    chosen_mask = completion_mask[:2, 1:].bool()
+    nll_ro = -per_token[:2][chosen_mask].sum() / chosen_mask.sum()
+    losses_ro = orpo.odds_ratio_loss(avg[:2], avg[2:])[0]
+    loss_ro = nll_ro - losses_ro.mean()
+    ro_grads = torch.autograd.grad(loss_ro, params)
+    tensors["orpo_nll_response_only"] = nll_ro.reshape(1)
+    tensors["orpo_loss_response_only"] = loss_ro.reshape(1)
+    for (name, _), g in zip(named, ro_grads):
+        tensors[f"orpo_ro_grad.{name}"] = g
+    print(f"orpo on tiny model: loss {orpo_loss.item():.7f}, nll {orpo_metrics['nll_loss']:.7f}; response-only loss {loss_ro.item():.7f}, nll {nll_ro.item():.7f}; metrics {orpo_metrics}")
+
+    prompt_tokens = [len(p) for p, _ in rows[:2]]
+    tensors["pair_prompt_tokens"] = torch.tensor(prompt_tokens, dtype=torch.float32)
+    tensors["pair_chosen_tokens"] = response_counts[:2].to(torch.float32)
+    tensors["pair_rejected_tokens"] = response_counts[2:].to(torch.float32)
+    tensors["pair_input_ids"] = input_ids.to(torch.float32)
+
+    meta.update({
+        "A": "fixed log-probs -> TRL loss code; 6 pairs drawn from torch.Generator(7001): summed log-probs U(-20, -5) (pair 4 set to z = (pi_c - ref_c) - (pi_r - ref_r) = 15.5 nats so hinge is 0; pair 5 has policy = reference), ORPO average log-probs U(-3, -0.1) with chosen[0] = -1e-4, (chosen, rejected)[1] = (-0.69, -0.70) around the log1mexp branch point -ln 2, (chosen, rejected)[2] = (-2.5, -0.3)",
+        "policy_chosen_logps": "[6] summed response log-probs (policy, chosen); likewise policy_rejected_logps, reference_chosen_logps, reference_rejected_logps",
+        "orpo_chosen_avg_logps": "[6] average per-token response log-probs (chosen); likewise orpo_rejected_avg_logps",
+        "dpo_trl_call": "trl.DPOTrainer._compute_loss(model, inputs, return_outputs=False) on an object.__new__(DPOTrainer) with beta, loss_types=[type], loss_weights=[1.0], label_smoothing, f_divergence_type='reverse_kl', ld_alpha=None, use_weighting=False, precompute_ref_logps=True, aux_loss_enabled=False and a one-process accelerator; the model is a stub returning the log-probs as `log_probs` of one completion token per row (so ipo's completion-token count is 1 and the inputs are used as given). trl 1.16 has no DPOTrainer.dpo_loss; the loss is inline in _compute_loss",
+        "dpo_losses": "dpo_<type>_losses [6]: the per-pair loss, one _compute_loss call per pair (its mean over one pair); a call on all 6 pairs gives their mean",
+        "dpo_rewards": "dpo_<type>_chosen_rewards / _rejected_rewards [6]: TRL's logged rewards/chosen = beta * (pi_c - ref_c), rewards/rejected = beta * (pi_r - ref_r), per pair",
+        "dpo_sigmoid": "-logsigmoid(beta * z), z = (pi_c - ref_c) - (pi_r - ref_r)",
+        "dpo_hinge": "relu(1 - beta * z)",
+        "dpo_ipo": "(z' - 1 / (2 beta))^2 with z' = (pi_c - ref_c) / n_c - (pi_r - ref_r) / n_r; TRL divides by the completion token counts n (completion_mask.sum(1).clamp(min=1)) itself; here n = 1, so the stored log-probs are used as given (the Swift caller divides by token counts before its loss)",
+        "dpo_sigmoid_ls0.1": "label_smoothing 0.1: trl 1.16's sigmoid ignores label_smoothing (asserted: equal to the ls 0 entry), so these are trl 0.19.1 DPOTrainer.dpo_loss's sigmoid branch, transcribed in cdpo_sigmoid_trl019: -(1 - e) logsigmoid(beta z) - e logsigmoid(-beta z), z computed as (pi_c - pi_r) - (ref_c - ref_r); checked to agree with trl 1.16 at e = 0, and once, outside this script, bit-identical to trl 0.19.1's dpo_loss itself (its source executed from the wheel) for sigmoid e = 0 and 0.1, hinge and ipo",
+        "orpo_trl_call": "trl.experimental.orpo.ORPOTrainer.odds_ratio_loss(policy_chosen_logps, policy_rejected_logps) on an object.__new__(ORPOTrainer) with beta=0.1 and a one-process accelerator; log1mexp from trl.experimental.orpo.orpo_trainer",
+        "orpo_losses": "[6] TRL's `losses` = beta * logsigmoid(log_odds) (<= 0; the trainer's loss is nll - mean(losses)); log_odds = (a_c - a_r) - (log1mexp(a_c) - log1mexp(a_r))",
+        "log1mexp": "trl: torch.where(x < -0.6931471805599453, log1p(-exp(x)), log(-expm1(x)))",
+        "orpo_rewards": "orpo_chosen_rewards / orpo_rejected_rewards [6]: beta * average log-prob (a_c, a_r)",
+        "orpo_log_odds_ratio": "[1] mean over pairs of logsigmoid(log_odds) (without beta)",
+        "orpo_log_odds_chosen": "[1] mean over pairs of log_odds",
+        "orpo_log_odds": "[6] per-pair log_odds (odds_ratio_loss called on each pair alone, its 5th output)",
+        "orpo_log1mexp": "orpo_log1mexp_chosen / _rejected [6]: trl's log1mexp of the average log-probs",
+        "B": "tiny Mistral gradients: Tests/Fixtures/tiny-mistral (bf16 shards loaded as float32, eager attention, train mode, dropout 0) + peft LoRA (r=4, lora_alpha=8, dropout 0, all seven projections); data Tests/Fixtures/tiny-mistral-pairs.jsonl (2 pairs, last assistant message of message lists)",
+        "tokenization": "prompt = sp.encode('[INST] {system}\\n{prompt} [/INST]', add_bos=True); response = sp.encode(text) + [EOS=2]; assets/mistral/tokenizer.model",
+        "pair_input_ids": "[4, L] the batch rows chosen_0, chosen_1, rejected_0, rejected_1 (prompt + response), right-padded with id 0, float32",
+        "pair_tokens": "pair_prompt_tokens [2] (BOS included; chosen and rejected share the prompt), pair_chosen_tokens [2], pair_rejected_tokens [2] (response tokens, EOS included)",
+        "init": "init.<PEFT state-dict name>: lora_A U(-1/sqrt(in), 1/sqrt(in)), lora_B normal(0, 0.1), from the generator after part A, in named_parameters order",
+        "logps": "sum over response tokens (EOS included) of log_softmax(logits[t-1])[id_t], one forward of the 4 rows without attention mask (right padding under causal attention; asserted equal to the masked forward)",
+        "dpo_policy_logps": "[4] c0, c1, r0, r1 with the adapter; dpo_reference_logps [4] the same with model.disable_adapter() under no_grad",
+        "dpo_loss": "[1] DPO sigmoid, beta 0.1, label_smoothing 0: mean over the 2 pairs; through DPOTrainer._compute_loss with the log-probs above (precomputed reference); also checked end to end against _compute_loss on the PEFT model with TRL's fused LM head and adapter-disabled reference",
+        "dpo_grad": "dpo_grad.<name>: d dpo_loss / d adapter tensor",
+        "dpo_metrics": f"[{len(DPO_METRICS)}] TRL's logged metrics of that step, in the order {DPO_METRICS} (means over the 2 pairs; logps are summed log-probs)",
+        "orpo_metrics": f"[{len(ORPO_METRICS)}] TRL's ORPO metrics of that step, in the order {ORPO_METRICS} (means over the 2 pairs; logps are average log-probs, rewards beta * average log-prob)",
+        "orpo_loss": "[1] ORPOTrainer.get_batch_loss_metrics(model, batch): policy_nll_loss - mean(beta * logsigmoid(log_odds)), log odds from response-token average log-probs; orpo_grad.<name> its gradients",
+        "orpo_nll": "[1] TRL's policy_nll_loss: nn.CrossEntropyLoss (token mean) over every shifted non-padding token of both chosen rows together (prompt tokens after BOS and response tokens)",
+        "orpo_policy_avg_logps": "[4] c0, c1, r0, r1 average response log-probs with the adapter",
+        "orpo_response_only": "orpo_nll_response_only [1]: token mean of -log p over the response tokens of both chosen rows; orpo_loss_response_only [1] = that - mean(TRL losses); orpo_ro_grad.<name> its gradients",
+    })
+    save("preference", tensors, meta)
+    size = os.path.getsize(os.path.join(OUT_DIR, "preference.safetensors"))
+    assert size < SHARD_LIMIT, f"preference.safetensors is {size} bytes, over 2 MiB"
+
+
+# ---------------------------------------------------------------------------------------
 
 
 def main():
@@ -821,6 +1237,7 @@ def main():
         make_cross_entropy()
         make_tiny_mistral()
         make_lora_training()
+        make_preference()
 
 
 if __name__ == "__main__":

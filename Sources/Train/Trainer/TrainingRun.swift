@@ -54,6 +54,29 @@ public final class TrainingRun {
             throw ModelError("model.dtype: bfloat16 storage is for frozen weights; full fine-tuning (no lora section) needs float32")
         }
 
+        enum Datasets {
+            case sft(SFTDataset, eval: SFTDataset?)
+            case preference(PreferenceDataset, eval: PreferenceDataset?)
+        }
+        let datasets: Datasets
+        switch recipe.stage {
+        case .sft:
+            func load(_ path: String) throws -> SFTDataset {
+                try SFTDataset.load(
+                    URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
+                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed)
+            }
+            datasets = .sft(try load(data.train), eval: try data.eval.map(load))
+        case .dpo, .orpo:
+            func load(_ path: String) throws -> PreferenceDataset {
+                try PreferenceDataset.load(
+                    URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
+                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed,
+                    scoreChosenPrompt: recipe.stage == .orpo && recipe.orpo.nllOnPrompt)
+            }
+            datasets = .preference(try load(data.train), eval: try data.eval.map(load))
+        }
+
         let resumed = try resume.map(Checkpoint.read)
         if let resumed, resumed.stage != recipe.stage {
             throw CheckpointError(resumed.url, "is a \(resumed.stage.rawValue) checkpoint; --resume continues the same stage")
@@ -85,38 +108,24 @@ public final class TrainingRun {
 
         let objective: TrainingObjective
         let summary: DatasetSummary
-        switch recipe.stage {
-        case .sft:
-            func load(_ path: String) throws -> SFTDataset {
-                try SFTDataset.load(
-                    URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
-                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed)
-            }
-            let train = try load(data.train)
+        switch datasets {
+        case .sft(let train, let eval):
             summary = DatasetSummary(train)
             objective = SFTObjective(
-                model: model, train: train, eval: try data.eval.map(load),
+                model: model, train: train, eval: eval,
                 plan: BatchPlan(lengths: train.examples.map { $0.ids.count }, microBatchSize: recipe.train.microBatchSize,
                                 packing: data.packing, maxSeqLen: data.maxSeqLen, seed: seed))
-        case .dpo, .orpo:
-            let orpo = recipe.stage == .orpo
-            func load(_ path: String) throws -> PreferenceDataset {
-                try PreferenceDataset.load(
-                    URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
-                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed,
-                    scoreChosenPrompt: orpo && recipe.orpo.nllOnPrompt)
-            }
-            let train = try load(data.train)
+        case .preference(let train, let eval):
             summary = DatasetSummary(train)
-            let loss: PreferenceObjective.Loss = orpo
+            let loss: PreferenceObjective.Loss = recipe.stage == .orpo
                 ? .orpo(lambda: Float(recipe.orpo.lambda))
                 : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
             let preference = PreferenceObjective(
-                model: model, train: train, eval: try data.eval.map(load),
+                model: model, train: train, eval: eval,
                 plan: BatchPlan(lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize,
                                 packing: false, maxSeqLen: data.maxSeqLen, seed: seed),
                 loss: loss)
-            if !orpo && recipe.dpo.precomputeReference { preference.precomputeReference() }
+            if recipe.stage == .dpo && recipe.dpo.precomputeReference { preference.precomputeReference() }
             objective = preference
         }
 
