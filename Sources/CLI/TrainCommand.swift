@@ -8,12 +8,13 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [SFT.self, DPO.self, ORPO.self, Eval.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self])
+        subcommands: [SFT.self, DPO.self, ORPO.self, Eval.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self, Report.self, Synth.self])
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks.", subcommands: [BenchAttention.self])
+        abstract: "Benchmarks: one LoRA training step of a model (default), or attention alone.",
+        subcommands: [BenchStep.self, BenchAttention.self], defaultSubcommand: BenchStep.self)
 }
 
 /// Runs `body`, turning any error into one readable line on stderr and exit code 1.

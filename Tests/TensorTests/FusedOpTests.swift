@@ -140,6 +140,15 @@ final class FusedOpTests: XCTestCase {
         assertClose(fusedGrads[0], referenceGrads[0], atol: 1e-5, "log-prob grad hidden")
         assertClose(fusedGrads[1], referenceGrads[1], atol: 1e-5, "log-prob grad weight")
         checkGradients([hidden, weight]) { tokenLogProbs(hidden: hidden, weight: weight, targets: targets) }
+
+        // A frozen head: d logp / d hidden is computed in the forward pass instead.
+        let frozen = weight.detached()
+        let (precomputed, precomputedGrads) = forwardBackward([hidden]) { tokenLogProbs(hidden: hidden, weight: frozen, targets: targets) }
+        let (composite, compositeGrads) = forwardBackward([hidden]) {
+            matmul(hidden, frozen, transposeB: true).logSoftmax().gatheringLast(targets.map { max($0, 0) }) * mask
+        }
+        assertClose(precomputed, composite, atol: 1e-5, "log-prob forward, frozen head")
+        assertClose(precomputedGrads[0], compositeGrads[0], atol: 1e-5, "log-prob grad hidden, frozen head")
     }
 
     func testTokenLogProbsChunksAndBFloat16Head() {

@@ -23,6 +23,10 @@ final class StructureTests: XCTestCase {
         }
         let x = randomTensor([2, 3, 4], seed: 5), w = randomTensor([6, 4], seed: 6)
         checkGradients([x, w]) { matmul(x, w, transposeB: true) }
+        checkGradients([x, w]) { matmul(x, w, transposeB: true, alpha: 2.5) }
+        let c = randomTensor([2, 4, 3], seed: 7)
+        checkGradients([x, c]) { matmul(x, c, alpha: -0.5) }
+        XCTAssertEqual(matmul(Tensor([1, 2, 3, 4], shape: [2, 2]), Tensor([5, 6, 7, 8], shape: [2, 2]), alpha: 2).scalars, [38, 44, 86, 100])
     }
 
     func testBFloat16WeightMatchesWidenedWeight() {

@@ -45,6 +45,38 @@ final class SFTTrainingTests: XCTestCase {
         for (a, b) in zip(results[0].parameters, results[1].parameters) { assertClose(a, b, atol: 1e-5, "parameter after one step") }
     }
 
+    /// Recomputing layers in backward (with LoRA dropout replayed) changes neither the loss nor
+    /// the gradients.
+    func testActivationCheckpointingGivesTheSameGradients() throws {
+        let folder = try Fixtures.tinyMistralFolder(self)
+        let tokenizer = try Tokenizer.load(modelDirectory: folder)
+        let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
+        let batch = MicroBatch(rows: records.map { record in
+            [TokenizedExample(
+                promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
+                responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer))]
+        }, packed: false)
+        var results = [(Float, [Tensor])]()
+        for checkpointing in [false, true] {
+            let model = try Mistral.load(directory: folder)
+            let state = DropoutState(seed: 5)
+            model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, dropout: 0.3), seed: 9, dropoutState: state)
+            model.activationCheckpointing = checkpointing
+            for linear in model.linears {
+                let b = linear.adapter!.b
+                for i in 0..<b.count { b.data[i] = Float(i % 5) * 0.02 - 0.04 }
+            }
+            let parameters = model.trainableParameters
+            for parameter in parameters { parameter.tensor.requiresGrad = true }
+            state.isTraining = true
+            let loss = model.logProbs(batch.tokens, targets: batch.targets).sum() * (-1 / Float(batch.scoredTokens))
+            loss.backward()
+            results.append((loss.item, parameters.map { $0.tensor.grad! }))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        for (a, b) in zip(results[0].1, results[1].1) { assertClose(b, a, atol: 1e-6, "gradient with checkpointing") }
+    }
+
     func testPackedRowsGiveTheSameLogProbsAsSeparateRows() throws {
         let folder = try Fixtures.tinyMistralFolder(self)
         let model = try Mistral.load(directory: folder)

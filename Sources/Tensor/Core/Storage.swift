@@ -17,13 +17,14 @@ public final class Storage {
     public let raw: UnsafeMutableRawPointer
     private let owner: AnyObject?
 
-    /// Fresh zero-filled memory.
-    public init(count: Int, dtype: DType = .float32) {
+    /// Fresh memory, zero-filled unless `zeroed` is false (for outputs every element of which
+    /// is written next).
+    public init(count: Int, dtype: DType = .float32, zeroed: Bool = true) {
         require(count >= 0, "Storage: negative element count \(count)")
         self.dtype = dtype
         self.count = count
-        raw = UnsafeMutableRawPointer.allocate(byteCount: max(count * dtype.byteSize, 1), alignment: 64)
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: count * dtype.byteSize)
+        raw = BufferPool.allocate(byteCount: count * dtype.byteSize)
+        if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: count * dtype.byteSize) }
         owner = nil
     }
 
@@ -36,7 +37,7 @@ public final class Storage {
     }
 
     deinit {
-        if owner == nil { raw.deallocate() }
+        if owner == nil { BufferPool.release(raw, byteCount: count * dtype.byteSize) }
     }
 
     public var floats: UnsafeMutablePointer<Float> {
@@ -47,6 +48,43 @@ public final class Storage {
     public var bfloat16s: UnsafeMutablePointer<UInt16> {
         require(dtype == .bfloat16, "Storage: expected bfloat16 storage, found \(dtype)")
         return raw.assumingMemoryBound(to: UInt16.self)
+    }
+}
+
+/// Large freed buffers kept for reuse by size. A training step allocates the same sizes every
+/// step, and fresh pages from the OS cost a page fault and a kernel memset each.
+enum BufferPool {
+    /// Buffers smaller than this come from malloc directly.
+    static let minimumBytes = 1 << 16
+    /// The most memory kept idle in the pool.
+    static let limitBytes = 2 << 30
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var buffers = [Int: [UnsafeMutableRawPointer]]()
+    nonisolated(unsafe) private static var idleBytes = 0
+
+    static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        if byteCount >= minimumBytes {
+            lock.lock()
+            defer { lock.unlock() }
+            if let buffer = buffers[byteCount]?.popLast() {
+                idleBytes -= byteCount
+                return buffer
+            }
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    }
+
+    static func release(_ buffer: UnsafeMutableRawPointer, byteCount: Int) {
+        if byteCount >= minimumBytes {
+            lock.lock()
+            defer { lock.unlock() }
+            if idleBytes + byteCount <= limitBytes {
+                buffers[byteCount, default: []].append(buffer)
+                idleBytes += byteCount
+                return
+            }
+        }
+        buffer.deallocate()
     }
 }
 

@@ -26,6 +26,11 @@ public final class Tensor {
         self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), dtype: dtype))
     }
 
+    /// Float32 storage whose every element the caller writes next.
+    convenience init(uninitialized shape: [Int]) {
+        self.init(shape: shape, storage: Storage(count: shape.reduce(1, *), zeroed: false))
+    }
+
     public convenience init(_ values: [Float], shape: [Int]) {
         require(
             values.count == shape.reduce(1, *),

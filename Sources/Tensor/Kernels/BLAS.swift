@@ -46,6 +46,9 @@ public enum BLAS {
             choice = .libraryDefault
         }
         if case .detected(let core) = choice { setenv("OPENBLAS_CORETYPE", core, 1) }
+        // OpenBLAS's idle threads spin (sched_yield) for 2^28 cycles after each GEMM by default,
+        // taking the cores from the kernels that run between GEMMs; 2^20 (~0.4 ms) is enough.
+        setenv("OPENBLAS_THREAD_TIMEOUT", "20", 0)
         guard let handle = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_GLOBAL) ?? dlopen("libopenblas.so", RTLD_NOW | RTLD_GLOBAL)
         else {
             return .failure(LoadError(description: "OpenBLAS could not be loaded (libopenblas.so.0): install libopenblas-dev (`make deps`)"))
@@ -92,7 +95,7 @@ public enum BLAS {
     ) {
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
-            if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
+            if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } } }
             return
         }
         loaded.sgemm(

@@ -1,52 +1,65 @@
-/// Binary elementwise loops with trailing broadcasting: `a` has `aCount` elements and `b` has
-/// `bCount`; the longer one's count `n` is a multiple of the shorter one's, which repeats.
+/// Elementwise kernels. Binary ops broadcast trailing dimensions: the shorter operand has
+/// `period` elements and repeats over the longer one's `n`.
 
-// out: (n), a: (aCount), b: (bCount)
-@inline(__always)
+enum BinaryKind {
+    case add, subtract, multiply, divide
+}
+
+// out: (n) = a op b, where a and b each have n or `period` elements
 func binaryForward(
-    _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ aCount: Int,
-    _ b: UnsafePointer<Float>, _ bCount: Int, _ op: (Float, Float) -> Float
+    _ kind: BinaryKind, _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, aCount: Int,
+    _ b: UnsafePointer<Float>, bCount: Int
 ) {
     let n = max(aCount, bCount)
-    if aCount == bCount {
-        parallelChunks(n, minimumChunk: 1 << 15) { range in
-            for i in range { out[i] = op(a[i], b[i]) }
-        }
-    } else if bCount < aCount {
-        parallelChunks(n / bCount, minimumChunk: max(1, (1 << 15) / bCount)) { rows in
-            for r in rows {
-                let o = r * bCount
-                for j in 0..<bCount { out[o + j] = op(a[o + j], b[j]) }
-            }
-        }
-    } else {
-        parallelChunks(n / aCount, minimumChunk: max(1, (1 << 15) / aCount)) { rows in
-            for r in rows {
-                let o = r * aCount
-                for j in 0..<aCount { out[o + j] = op(a[j], b[o + j]) }
+    // Equal sizes run as rows of a fixed width so that they split across threads too.
+    let period = aCount == bCount ? rowWidth(n) : min(aCount, bCount)
+    let aStep = aCount == n ? 1 : 0, bStep = bCount == n ? 1 : 0
+    parallelChunks(n / period, minimumChunk: max(1, (1 << 15) / period)) { rows in
+        for r in rows {
+            let o = r * period
+            let ar = a + o * aStep, br = b + o * bStep, y = out + o
+            switch kind {
+            case .add: for j in 0..<period { y[j] = ar[j] + br[j] }
+            case .subtract: for j in 0..<period { y[j] = ar[j] - br[j] }
+            case .multiply: for j in 0..<period { y[j] = ar[j] * br[j] }
+            case .divide: for j in 0..<period { y[j] = ar[j] / br[j] }
             }
         }
     }
 }
 
-/// grad: (count) += sum over the repeats of value(i) for i in 0..<n, where grad[i % count].
-@inline(__always)
-func accumulateBroadcast(
-    _ grad: UnsafeMutablePointer<Float>, _ count: Int, _ n: Int, _ value: (Int) -> Float
+/// The gradient of one operand of a binary op: dx (count) += sum over repeats of
+/// dy * d(out)/d(x), where `other` is the other operand (n or `otherCount` elements).
+func binaryBackward(
+    _ kind: BinaryKind, operandIsA: Bool, _ dx: UnsafeMutablePointer<Float>, count: Int,
+    _ dy: UnsafePointer<Float>, n: Int, x: UnsafePointer<Float>, other: UnsafePointer<Float>, otherCount: Int
 ) {
-    if count == n {
-        parallelChunks(n, minimumChunk: 1 << 15) { range in
-            for i in range { grad[i] += value(i) }
+    let period = count == otherCount ? rowWidth(n) : min(count, otherCount)
+    let xStep = count == n ? 1 : 0, otherStep = otherCount == n ? 1 : 0
+    let rows = n / period
+    // Repeats of a short operand are summed in a fixed order (columns split across threads).
+    let byColumns = count < n
+    parallelChunks(byColumns ? period : rows, minimumChunk: byColumns ? 256 : max(1, (1 << 15) / period)) { range in
+        let (rowRange, columns) = byColumns ? (0..<rows, range) : (range, 0..<period)
+        for r in rowRange {
+            let o = r * period
+            let d = dy + o, g = dx + o * xStep, xr = x + o * xStep, yr = other + o * otherStep
+            switch (kind, operandIsA) {
+            case (.add, _), (.subtract, true): for j in columns { g[j] += d[j] }
+            case (.subtract, false): for j in columns { g[j] -= d[j] }
+            case (.multiply, _): for j in columns { g[j] += d[j] * yr[j] }
+            case (.divide, true): for j in columns { g[j] += d[j] / yr[j] }
+            case (.divide, false): for j in columns { g[j] -= d[j] * yr[j] / (xr[j] * xr[j]) }
+            }
         }
-        return
     }
-    // The repeats of a short operand are summed serially per element to keep the order fixed.
-    parallelChunks(count, minimumChunk: 256) { columns in
-        for r in 0..<(n / count) {
-            let o = r * count
-            for j in columns { grad[j] += value(o + j) }
-        }
-    }
+}
+
+/// A divisor of n near 4096, so that same-size operands can be walked as rows.
+private func rowWidth(_ n: Int) -> Int {
+    var width = min(n, 4096)
+    while width > 1 && n % width != 0 { width -= 1 }
+    return max(width, 1)
 }
 
 /// out: (n) = f(x)

@@ -33,12 +33,21 @@ struct LogProbChunks {
     }
 }
 
-// logProbs: (scored rows) = logit[target] - logsumexp(logits); lse: (scored rows)
+/// d logp / d logits = onehot(target) - softmax, written over a row of logits.
+@inline(__always)
+private func logitGradient(_ row: UnsafeMutablePointer<Float>, vocab: Int, lse: Float, target: Int32, scale: Float) {
+    for j in 0..<vocab { row[j] = -Foundation.exp(row[j] - lse) * scale }
+    row[Int(target)] += scale
+}
+
+// logProbs: (scored rows) = logit[target] - logsumexp(logits); lse: (scored rows).
+// inputGradient: (scored rows, dim) = d logp / d hidden, when given (a frozen head's
+// gradient needs nothing else from the logits, so backward need not recompute them).
 func logProbForward(
-    _ logProbs: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
+    _ logProbs: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
     hidden: UnsafePointer<Float>, weight: Tensor, _ chunks: LogProbChunks
 ) {
-    let vocab = chunks.vocab
+    let (vocab, dim) = (chunks.vocab, chunks.dim)
     chunks.forEachChunk(hidden: hidden, weight: weight) { start, count, _, logits in
         parallelChunks(count) { range in
             for i in range {
@@ -50,8 +59,10 @@ func logProbForward(
                 let rowLSE = maxLogit + Foundation.log(total)
                 lse[start + i] = rowLSE
                 logProbs[start + i] = row[Int(chunks.targets[start + i])] - rowLSE
+                if inputGradient != nil { logitGradient(row, vocab: vocab, lse: rowLSE, target: chunks.targets[start + i], scale: 1) }
             }
         }
+        if let inputGradient { weightInputBackward(inputGradient + start * dim, logits, weight, rows: count, n: vocab, k: dim) }
     }
 }
 
@@ -65,12 +76,9 @@ func logProbBackward(
     let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: chunks.chunkRows * dim)
     defer { dGathered.deallocate() }
     chunks.forEachChunk(hidden: hidden, weight: weight) { start, count, gathered, logits in
-        // d logp / d logits = onehot(target) - softmax, scaled by the incoming gradient.
         parallelChunks(count) { range in
             for i in range {
-                let row = logits + i * vocab, upstream = dLogProbs[start + i], rowLSE = lse[start + i]
-                for j in 0..<vocab { row[j] = -Foundation.exp(row[j] - rowLSE) * upstream }
-                row[Int(chunks.targets[start + i])] += upstream
+                logitGradient(logits + i * vocab, vocab: vocab, lse: lse[start + i], target: chunks.targets[start + i], scale: dLogProbs[start + i])
             }
         }
         if let dHidden {

@@ -2,22 +2,22 @@
 /// bfloat16. A bfloat16 weight is widened a tile of rows at a time, never whole.
 
 // out: (rows, n) = x: (rows, k) · w^T
-func weightForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: Tensor, rows: Int, n: Int, k: Int) {
+func weightForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: Tensor, rows: Int, n: Int, k: Int, alpha: Float = 1) {
     switch w.dtype {
     case .float32:
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: n, k: k, a: x, lda: k, b: w.data, ldb: k, beta: 0, c: out, ldc: n)
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: alpha, a: x, lda: k, b: w.data, ldb: k, beta: 0, c: out, ldc: n)
     case .bfloat16:
-        bfloat16WeightForward(out, x, w.storage.bfloat16s, rows: rows, n: n, k: k)
+        bfloat16WeightForward(out, x, w.storage.bfloat16s, rows: rows, n: n, k: k, alpha: alpha)
     }
 }
 
 // dx: (rows, k) += dy: (rows, n) · w
-func weightInputBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: Tensor, rows: Int, n: Int, k: Int) {
+func weightInputBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: Tensor, rows: Int, n: Int, k: Int, alpha: Float = 1) {
     switch w.dtype {
     case .float32:
-        BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: n, a: dy, lda: n, b: w.data, ldb: k, beta: 1, c: dx, ldc: k)
+        BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: n, alpha: alpha, a: dy, lda: n, b: w.data, ldb: k, beta: 1, c: dx, ldc: k)
     case .bfloat16:
-        bfloat16WeightBackward(dx, dy, w.storage.bfloat16s, rows: rows, n: n, k: k)
+        bfloat16WeightBackward(dx, dy, w.storage.bfloat16s, rows: rows, n: n, k: k, alpha: alpha)
     }
 }
 
@@ -26,7 +26,7 @@ func bfloat16TileRows(_ k: Int) -> Int { max(16, (1 << 20) / max(k, 1)) }
 
 // out: (rows, n) = x: (rows, k) · w^T, w: (n, k) bfloat16
 func bfloat16WeightForward(
-    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int
+    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int, alpha: Float
 ) {
     let tileRows = min(n, bfloat16TileRows(k))
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
@@ -34,13 +34,13 @@ func bfloat16WeightForward(
     for n0 in stride(from: 0, to: n, by: tileRows) {
         let nt = min(tileRows, n - n0)
         widenBFloat16(tile, w + n0 * k, nt * k)
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: nt, k: k, a: x, lda: k, b: tile, ldb: k, beta: 0, c: out + n0, ldc: n)
+        BLAS.sgemm(transA: false, transB: true, m: rows, n: nt, k: k, alpha: alpha, a: x, lda: k, b: tile, ldb: k, beta: 0, c: out + n0, ldc: n)
     }
 }
 
 // dx: (rows, k) += dy: (rows, n) · w, w: (n, k) bfloat16
 func bfloat16WeightBackward(
-    _ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int
+    _ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int, alpha: Float
 ) {
     let tileRows = min(n, bfloat16TileRows(k))
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
@@ -48,6 +48,6 @@ func bfloat16WeightBackward(
     for n0 in stride(from: 0, to: n, by: tileRows) {
         let nt = min(tileRows, n - n0)
         widenBFloat16(tile, w + n0 * k, nt * k)
-        BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: nt, a: dy + n0, lda: n, b: tile, ldb: k, beta: 1, c: dx, ldc: k)
+        BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: nt, alpha: alpha, a: dy + n0, lda: n, b: tile, ldb: k, beta: 1, c: dx, ldc: k)
     }
 }

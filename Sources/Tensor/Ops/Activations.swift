@@ -7,7 +7,7 @@ extension Tensor {
     private func softmaxFamily(log: Bool) -> Tensor {
         let width = shape.last ?? 1
         let rows = count / max(width, 1)
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         softmaxForward(out.data, data, rows: rows, width: width, log: log)
         let y = out.storage
         return out.recorded(from: [self]) { [self] dy in
@@ -20,7 +20,7 @@ extension Tensor {
         require(p >= 0 && p < 1, "dropout: probability \(p) is outside [0, 1)")
         if p == 0 { return self }
         let scale = 1 / (1 - p)
-        let mask = Tensor(zeros: shape)
+        let mask = Tensor(uninitialized: shape)
         for i in 0..<count { mask.data[i] = generator.nextUniform() >= p ? scale : 0 }
         return self * mask
     }

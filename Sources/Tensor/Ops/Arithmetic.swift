@@ -10,45 +10,30 @@ private func broadcastShape(_ a: Tensor, _ b: Tensor, _ op: String) -> [Int] {
     return long
 }
 
-private func binary(
-    _ a: Tensor, _ b: Tensor, _ name: String, _ op: @escaping (Float, Float) -> Float,
-    gradA: @escaping (_ a: Float, _ b: Float) -> Float, gradB: @escaping (_ a: Float, _ b: Float) -> Float
-) -> Tensor {
+private func binary(_ a: Tensor, _ b: Tensor, _ kind: BinaryKind, _ name: String) -> Tensor {
     let shape = broadcastShape(a, b, name)
-    let out = Tensor(zeros: shape)
+    let out = Tensor(uninitialized: shape)
     let (na, nb, n) = (a.count, b.count, out.count)
-    binaryForward(out.data, a.data, na, b.data, nb, op)
+    binaryForward(kind, out.data, a.data, aCount: na, b.data, bCount: nb)
     return out.recorded(from: [a, b]) { dy in
-        let ap = a.data, bp = b.data
         if a.needsGrad {
-            accumulateBroadcast(a.gradBuffer(), na, n) { i in dy[i] * gradA(ap[i % na], bp[i % nb]) }
+            binaryBackward(kind, operandIsA: true, a.gradBuffer(), count: na, dy, n: n, x: a.data, other: b.data, otherCount: nb)
         }
         if b.needsGrad {
-            accumulateBroadcast(b.gradBuffer(), nb, n) { i in dy[i] * gradB(ap[i % na], bp[i % nb]) }
+            binaryBackward(kind, operandIsA: false, b.gradBuffer(), count: nb, dy, n: n, x: b.data, other: a.data, otherCount: na)
         }
     }
 }
 
-public func + (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, "add", +, gradA: { _, _ in 1 }, gradB: { _, _ in 1 })
-}
-
-public func - (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, "subtract", -, gradA: { _, _ in 1 }, gradB: { _, _ in -1 })
-}
-
-public func * (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, "multiply", *, gradA: { _, b in b }, gradB: { a, _ in a })
-}
-
-public func / (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, "divide", /, gradA: { _, b in 1 / b }, gradB: { a, b in -a / (b * b) })
-}
+public func + (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .add, "add") }
+public func - (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .subtract, "subtract") }
+public func * (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .multiply, "multiply") }
+public func / (a: Tensor, b: Tensor) -> Tensor { binary(a, b, .divide, "divide") }
 
 extension Tensor {
     /// Elementwise `f` with derivative `df(x, y)` where y = f(x).
     func mapped(_ f: @escaping (Float) -> Float, derivative df: @escaping (Float, Float) -> Float) -> Tensor {
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         unaryForward(out.data, data, count, f)
         // Pullbacks capture storages, never their own result tensor (that would be a cycle).
         let y = out.storage

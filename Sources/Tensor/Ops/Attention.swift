@@ -29,7 +29,7 @@ public func causalAttention(
     let geometry = AttentionGeometry(
         batch: batch, queryTokens: queryTokens, keyTokens: keyTokens, queryHeads: queryHeads,
         keyValueHeads: keyValueHeads, headDim: headDim, slidingWindow: slidingWindow, segmentIds: segmentIds)
-    let out = Tensor(zeros: query.shape)
+    let out = Tensor(uninitialized: query.shape)
     let lse = Storage(count: batch * queryHeads * queryTokens)
     attentionForward(out.data, lse.floats, query.data, key.data, value.data, geometry)
     let outStorage = out.storage

@@ -8,7 +8,7 @@ extension Tensor {
         let dim = shape.last ?? 0
         require(weight.shape == [dim], "rmsNorm: weight shape \(weight.shape) does not match input shape \(shape)")
         let rows = count / max(dim, 1)
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let rstd = Storage(count: rows)
         rmsNormForward(out.data, rstd.floats, data, weight.data, rows: rows, dim: dim, eps: eps)
         return out.recorded(from: [self, weight]) { [self] dy in
@@ -30,7 +30,7 @@ extension Tensor {
             "rope: \(positions.count) positions for shape \(shape) (need batch * tokens)")
         let (heads, headDim) = (shape[2], shape[3])
         let frequencies = ropeInverseFrequencies(headDim: headDim, theta: theta)
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         ropeApply(out.data, data, positions: positions, inverseFrequencies: frequencies,
                   heads: heads, headDim: headDim, inverse: false)
         return out.recorded(from: [self]) { [self] dy in
@@ -43,7 +43,7 @@ extension Tensor {
 /// SwiGLU: silu(gate) * up, elementwise.
 public func swiGLU(gate: Tensor, up: Tensor) -> Tensor {
     require(gate.shape == up.shape, "swiGLU: shapes \(gate.shape) and \(up.shape) differ")
-    let out = Tensor(zeros: gate.shape)
+    let out = Tensor(uninitialized: gate.shape)
     let (g, u, y, n) = (gate.data, up.data, out.data, gate.count)
     parallelChunks(n, minimumChunk: 1 << 14) { range in
         for i in range { y[i] = g[i] / (1 + Foundation.exp(-g[i])) * u[i] }

@@ -7,7 +7,7 @@ extension Tensor {
         for id in ids {
             require(id >= 0 && Int(id) < vocab, "embedding: id \(id) is outside a table of shape \(shape)")
         }
-        let out = Tensor(zeros: [ids.count, dim])
+        let out = Tensor(uninitialized: [ids.count, dim])
         for (row, id) in ids.enumerated() {
             let dst = out.data + row * dim
             switch dtype {
@@ -34,7 +34,7 @@ extension Tensor {
         for index in indices {
             require(index >= 0 && Int(index) < width, "gather: index \(index) is outside the last axis of \(shape)")
         }
-        let out = Tensor(zeros: Array(shape.dropLast()))
+        let out = Tensor(uninitialized: Array(shape.dropLast()))
         for r in 0..<rows { out.data[r] = data[r * width + Int(indices[r])] }
         return out.recorded(from: [self]) { [self] dy in
             let g = gradBuffer()

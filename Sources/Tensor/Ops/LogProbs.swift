@@ -19,10 +19,22 @@ public func tokenLogProbs(hidden: Tensor, weight: Tensor, targets: [Int32]) -> T
     }
     let chunks = LogProbChunks(rows: rows, targets: scoredTargets, dim: dim, vocab: vocab)
     let scored = Storage(count: rows.count), lse = Storage(count: rows.count)
-    logProbForward(scored.floats, lse.floats, hidden: hidden.data, weight: weight, chunks)
+    // With a frozen head, d logp / d hidden is computed here, while the logits exist anyway.
+    let precomputed = Autograd.isEnabled && hidden.needsGrad && !weight.needsGrad ? Storage(count: rows.count * dim) : nil
+    logProbForward(scored.floats, lse.floats, inputGradient: precomputed?.floats, hidden: hidden.data, weight: weight, chunks)
     let out = Tensor(zeros: [targets.count])
     for (i, row) in rows.enumerated() { out.data[row] = scored.floats[i] }
     return out.recorded(from: [hidden, weight]) { dy in
+        if let precomputed {
+            let dHidden = hidden.gradBuffer(), gradient = precomputed.floats
+            parallelChunks(rows.count, minimumChunk: 16) { range in
+                for i in range {
+                    let dst = dHidden + rows[i] * dim, src = gradient + i * dim, upstream = dy[rows[i]]
+                    for d in 0..<dim { dst[d] += upstream * src[d] }
+                }
+            }
+            return
+        }
         let dScored = Storage(count: rows.count)
         for (i, row) in rows.enumerated() { dScored.floats[i] = dy[row] }
         logProbBackward(

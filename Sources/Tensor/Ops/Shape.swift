@@ -22,7 +22,7 @@ extension Tensor {
         require(
             dims.count == rank && Set(dims) == Set(0..<rank),
             "permute: \(dims) is not a permutation of the dimensions of \(shape)")
-        let out = Tensor(zeros: dims.map { shape[$0] })
+        let out = Tensor(uninitialized: dims.map { shape[$0] })
         permuteForward(out.data, data, inShape: shape, dims: dims, accumulate: false)
         var inverse = [Int](repeating: 0, count: rank)
         for (d, source) in dims.enumerated() { inverse[source] = d }
@@ -48,7 +48,7 @@ extension Tensor {
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape
         outShape[a] = range.count
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let (rowIn, rowOut, start) = (shape[a] * inner, range.count * inner, range.lowerBound * inner)
         for o in 0..<outer { (out.data + o * rowOut).update(from: data + o * rowIn + start, count: rowOut) }
         return out.recorded(from: [self]) { [self] dy in
@@ -75,7 +75,7 @@ extension Tensor {
         let outer = first.shape[..<a].reduce(1, *), inner = first.shape[(a + 1)...].reduce(1, *)
         var outShape = first.shape
         outShape[a] = parts.reduce(0) { $0 + $1.shape[a] }
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let rowOut = outShape[a] * inner
         var offsets = [Int]()
         var offset = 0

@@ -28,6 +28,7 @@ extension Linear {
 extension Mistral {
     /// Gives every targeted linear layer a fresh trainable adapter (A drawn from `seed`).
     public func attachLoRA(_ config: LoRAConfig, seed: UInt64, dropoutState: DropoutState) {
+        self.dropoutState = dropoutState
         var generator = RandomGenerator(seed: seed)
         for linear in linears where config.targetModules.contains(linear.kind) {
             linear.adapter = LoRAAdapter(

@@ -57,7 +57,7 @@ public final class LoRAAdapter {
         if dropout > 0, let state = dropoutState, state.isTraining {
             input = x.dropout(dropout, generator: &state.generator)
         }
-        return matmul(matmul(input, a, transposeB: true), b, transposeB: true) * scale
+        return matmul(matmul(input, a, transposeB: true), b, transposeB: true, alpha: scale)
     }
 
     /// scale * B A: [out, in], the update this adapter adds to W.

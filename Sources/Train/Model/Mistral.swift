@@ -26,6 +26,12 @@ public final class DecoderLayer {
     }
 
     public var linears: [Linear] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
+
+    /// The tensors of this layer that are being trained.
+    var trainedTensors: [Tensor] {
+        ([inputLayernorm, postAttentionLayernorm] + linears.flatMap { [$0.weight] + ($0.adapter.map { [$0.a, $0.b] } ?? []) })
+            .filter(\.requiresGrad)
+    }
 }
 
 /// Token ids of a batch of equal-length rows (right-padded), with each token's position and,
@@ -54,6 +60,10 @@ public final class Mistral {
     public let layers: [DecoderLayer]
     public let norm: Tensor  // [hidden]
     public let lmHead: Tensor  // [vocab, hidden]
+    /// Recompute each decoder layer during backward instead of keeping its activations.
+    public var activationCheckpointing = false
+    /// The dropout state of the adapters, replayed when a checkpointed layer is recomputed.
+    public var dropoutState: DropoutState?
 
     /// Builds the model from named HF tensors. Matrices are stored as `dtype` (bfloat16 halves
     /// the memory of frozen weights); norms stay float32.
@@ -89,20 +99,49 @@ public final class Mistral {
         let (b, t) = (batch.batch, batch.tokens)
         var h = embedTokens.embedding(batch.ids).reshaped([b, t, c.hiddenSize])
         for (index, layer) in layers.enumerated() {
-            let x = h.rmsNorm(weight: layer.inputLayernorm, eps: c.rmsNormEps)
-            let q = layer.qProj(x).reshaped([b, t, c.numAttentionHeads, c.headDim])
-                .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
-            var k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
-                .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
-            var v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
-            if let cache { (k, v) = cache.append(layer: index, key: k, value: v) }
-            let attended = causalAttention(
-                query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
-            h = h + layer.oProj(attended.reshaped([b, t, c.numAttentionHeads * c.headDim]))
-            let y = h.rmsNorm(weight: layer.postAttentionLayernorm, eps: c.rmsNormEps)
-            h = h + layer.downProj(swiGLU(gate: layer.gateProj(y), up: layer.upProj(y)))
+            if activationCheckpointing && cache == nil {
+                h = checkpointedLayer(layer, h, batch)
+            } else {
+                h = layerForward(layer, index: index, h, batch, cache: cache)
+            }
         }
         return h.rmsNorm(weight: norm, eps: c.rmsNormEps)
+    }
+
+    // h: (batch, tokens, hidden) -> (batch, tokens, hidden)
+    func layerForward(_ layer: DecoderLayer, index: Int, _ h: Tensor, _ batch: TokenBatch, cache: KVCache?) -> Tensor {
+        let c = config
+        let (b, t) = (batch.batch, batch.tokens)
+        let x = h.rmsNorm(weight: layer.inputLayernorm, eps: c.rmsNormEps)
+        let q = layer.qProj(x).reshaped([b, t, c.numAttentionHeads, c.headDim])
+            .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
+        var k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+            .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
+        var v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+        if let cache { (k, v) = cache.append(layer: index, key: k, value: v) }
+        let attended = causalAttention(query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
+        let afterAttention = h + layer.oProj(attended.reshaped([b, t, c.numAttentionHeads * c.headDim]))
+        let y = afterAttention.rmsNorm(weight: layer.postAttentionLayernorm, eps: c.rmsNormEps)
+        return afterAttention + layer.downProj(swiGLU(gate: layer.gateProj(y), up: layer.upProj(y)))
+    }
+
+    /// The layer under activation checkpointing; the recomputation replays the dropout masks
+    /// of the first pass.
+    private func checkpointedLayer(_ layer: DecoderLayer, _ h: Tensor, _ batch: TokenBatch) -> Tensor {
+        let parameters = layer.trainedTensors
+        let state = dropoutState
+        let before = state?.generator
+        var firstPass = true
+        return checkpointed(h, parameters: parameters) { [unowned self] input in
+            guard let state, let before else { return layerForward(layer, index: 0, input, batch, cache: nil) }
+            let current = state.generator
+            state.generator = before
+            defer {
+                if !firstPass { state.generator = current }
+                firstPass = false
+            }
+            return layerForward(layer, index: 0, input, batch, cache: nil)
+        }
     }
 
     /// Full logits [..., vocab] of some hidden states (generation, small checks). Training and

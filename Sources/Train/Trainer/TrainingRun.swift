@@ -89,6 +89,7 @@ public final class TrainingRun {
         try Checkpoint.checkOutputDirectory(URL(fileURLWithPath: recipe.output.dir), resumingFromStep: resumed?.globalStep)
 
         let model = try Mistral.load(directory: modelDirectory, dtype: recipe.model.dtype)
+        model.activationCheckpointing = recipe.train.activationCheckpointing
         self.model = model
         var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
         if let start {
