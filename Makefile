@@ -3,7 +3,7 @@ SWIFT_BUILD_FLAGS ?=
 TOKENIZER := assets/mistral/tokenizer.model
 MISTRAL_COMMON := mistral-common==1.13.1
 
-.PHONY: deps demo test build release doctor
+.PHONY: deps demo ablation test build release doctor
 
 # System libraries the package links or loads (OpenBLAS, HDF5), installed when missing.
 deps:
@@ -33,10 +33,24 @@ test: deps $(TOKENIZER)
 	swift build --build-tests -c release $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build -c release $(SWIFT_BUILD_FLAGS)
 
+DEMO_DIR ?= demo
+
 doctor: release
 	.build/release/train doctor
 
-demo: doctor
+# The main job: synthetic data, a tiny Mistral trained from scratch (SFT), DPO, the benchmark
+# before and after each stage, and $(DEMO_DIR)/report.html. Replaces an earlier $(DEMO_DIR).
+demo: release
+	rm -rf $(DEMO_DIR)
+	.build/release/train demo --out $(DEMO_DIR)
+
+# The paper's ablation over system messages per instruction, on the demo's data and model.
+ablation: release
+	@test -f $(DEMO_DIR)/report.json || $(MAKE) demo
+	rm -rf $(DEMO_DIR)/ablation-k1 $(DEMO_DIR)/ablation-k2 $(DEMO_DIR)/ablation-k3
+	.build/release/train ablate Recipes/demo-ablation.yaml --system-messages 1,2,3 \
+	  --set model.path=$(DEMO_DIR)/model --set data.train=$(DEMO_DIR)/data/train.jsonl \
+	  --set data.eval=$(DEMO_DIR)/data/eval.jsonl --set output.dir=$(DEMO_DIR)/ablation --report $(DEMO_DIR)
 
 # The tiny random Mistral of the test fixtures with the real tokenizer: the model of the
 # tiny recipes.

@@ -4,13 +4,14 @@ import Train
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Log-probabilities of each record's response(s) under the model.")
+        abstract: "Log-probabilities of each record's response(s) under the model; for a benchmark file, generated answers scored by the rubric.")
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var policy: PolicyOptions
     @Option(help: "JSONL records: SFT (system, prompt, output) or preference (system, prompt, chosen, rejected).")
     var data: String
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
+    @Option(help: "Benchmark files: the most tokens generated per answer.") var maxNewTokens = 96
 
     func run() throws {
         try reportingErrors {
@@ -32,6 +33,19 @@ struct Eval: ParsableCommand {
                     let nll = -total / Double(max(tokens, 1))
                     print(String(format: "%d records, %d response tokens: mean NLL per token %.4f (perplexity %.2f)",
                                  records.count, tokens, nll, Foundation.exp(nll)))
+                }
+            case .bench:
+                let records = try BenchReader.read(url)
+                let responses = mistral.evaluate(bench: records, tokenizer: tokenizer, maxNewTokens: maxNewTokens)
+                if json {
+                    for (index, result) in responses.enumerated() {
+                        let object: [String: Any] = ["index": index, "response": result.response, "scores": result.score.dictionary]
+                        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                    }
+                } else {
+                    let average = Rubric.average(responses.map(\.score))
+                    print("\(records.count) benchmark answers, rubric scores 1-5:")
+                    for key in RubricScore.keys { print(String(format: "  %-22@ %.2f", key, average[key] ?? 0)) }
                 }
             case .preference:
                 let records = try RecordReader.preferences(url).records

@@ -94,7 +94,7 @@ func formatDuration(_ seconds: Double) -> String {
 /// One updating line on a terminal, plain log lines otherwise.
 final class ProgressDisplay {
     private let isTerminal = isatty(STDOUT_FILENO) != 0
-    private var started = DispatchTime.now().uptimeNanoseconds
+    private let started = DispatchTime.now().uptimeNanoseconds
     private var onLine = false
 
     func show(_ event: TrainingEvent) {
@@ -111,6 +111,7 @@ final class ProgressDisplay {
                 onLine = true
             } else {
                 print(line)
+                fflush(stdout)
             }
         case .evaluation(let step, let metrics):
             endLine()
@@ -119,6 +120,7 @@ final class ProgressDisplay {
             endLine()
             print("saved \(url.path)")
         }
+        fflush(stdout)
     }
 
     func finish() { endLine() }

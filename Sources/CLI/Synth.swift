@@ -2,8 +2,9 @@ import ArgumentParser
 import Foundation
 import Train
 
-struct Synth: ParsableCommand {
+struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "synth",
         abstract: "Write a small synthetic Multifaceted Collection and Bench for the CPU demo.",
         discussion: """
         Writes train.jsonl, pairs.jsonl, pairs-heldout.jsonl, eval.jsonl and bench.jsonl into the \
@@ -26,10 +27,10 @@ struct Synth: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let options = SynthOptions(instructions: instructions, benchInstructions: benchInstructions, seed: seed)
-            let dataset = Train.Synth.generate(options)
-            try Train.Synth.write(dataset, to: URL(fileURLWithPath: out))
-            print("wrote \(Train.Synth.fileNames.joined(separator: ", ")) to \(out)")
-            print("train: \(dataset.train.count) records (\(dataset.trainInstructions) instructions x \(Train.Synth.systemMessagesPerInstruction) system messages), \(dataset.pairs.count) pairs")
+            let dataset = Synth.generate(options)
+            try Synth.write(dataset, to: URL(fileURLWithPath: out))
+            print("wrote \(Synth.fileNames.joined(separator: ", ")) to \(out)")
+            print("train: \(dataset.train.count) records (\(dataset.trainInstructions) instructions x \(Synth.systemMessagesPerInstruction) system messages), \(dataset.pairs.count) pairs")
             print("bench: \(dataset.bench.count) records (\(dataset.benchInstructions) unseen instructions), \(dataset.heldOutPairs.count) held-out pairs")
             print("preference combinations: \(dataset.trainingCombinations.count) in training, \(dataset.heldOutCombinations.count) held out for the bench")
         }

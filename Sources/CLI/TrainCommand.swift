@@ -8,7 +8,7 @@ struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [SFT.self, DPO.self, ORPO.self, Eval.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self, Report.self, Synth.self])
+        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, Ablate.self, Eval.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self, Report.self, SynthCommand.self])
 }
 
 struct Bench: ParsableCommand {

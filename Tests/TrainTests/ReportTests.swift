@@ -137,6 +137,10 @@ final class ReportTests: XCTestCase {
         let empty = HTMLReport.render(
             ReportDocument(title: "Empty", stages: [.init(name: "DPO", metrics: "empty.jsonl")]), baseDirectory: folder)
         XCTAssertTrue(empty.contains("<code>empty.jsonl</code> holds no loss values to chart."))
+
+        let directory = HTMLReport.render(
+            ReportDocument(title: "Folder", stages: [.init(name: "SFT", metrics: ".")]), baseDirectory: folder)
+        XCTAssertTrue(directory.contains("the metrics file <code>.</code> could not be read."))
     }
 
     func testWriteReadsReportJSONAndCLIPrintsThePath() throws {

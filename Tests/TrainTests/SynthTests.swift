@@ -246,9 +246,6 @@ final class SynthTests: XCTestCase {
 
     /// Short enough for a tiny model to train on in minutes with the real Mistral tokenizer.
     func testRecordsAreShortInMistralTokens() throws {
-        guard FileManager.default.fileExists(atPath: Fixtures.tokenizerModel.path) else {
-            throw XCTSkip("missing \(Fixtures.tokenizerModel.path): run `make assets/mistral/tokenizer.model`")
-        }
         let tokenizer = try Tokenizer(contentsOf: Fixtures.tokenizerModel)
         var responses = [Int](), totals = [Int]()
         for record in Self.dataset.train + Self.dataset.bench {

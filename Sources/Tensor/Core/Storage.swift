@@ -57,30 +57,40 @@ enum BufferPool {
     /// Buffers smaller than this come from malloc directly.
     static let minimumBytes = 1 << 16
     /// The most memory kept idle in the pool.
-    static let limitBytes = 2 << 30
+    static let limitBytes = 1 << 30
     private static let lock = NSLock()
     nonisolated(unsafe) private static var buffers = [Int: [UnsafeMutableRawPointer]]()
     nonisolated(unsafe) private static var idleBytes = 0
 
+    /// Sizes are rounded up to one of four classes per power of two (at most 25% slack), so
+    /// that batches of varying length still reuse each other's buffers.
+    static func sizeClass(_ byteCount: Int) -> Int {
+        guard byteCount >= minimumBytes else { return max(byteCount, 1) }
+        let step = 1 << (Int.bitWidth - byteCount.leadingZeroBitCount - 3)
+        return (byteCount + step - 1) / step * step
+    }
+
     static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-        if byteCount >= minimumBytes {
+        let size = sizeClass(byteCount)
+        if size >= minimumBytes {
             lock.lock()
             defer { lock.unlock() }
-            if let buffer = buffers[byteCount]?.popLast() {
-                idleBytes -= byteCount
+            if let buffer = buffers[size]?.popLast() {
+                idleBytes -= size
                 return buffer
             }
         }
-        return UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
     }
 
     static func release(_ buffer: UnsafeMutableRawPointer, byteCount: Int) {
-        if byteCount >= minimumBytes {
+        let size = sizeClass(byteCount)
+        if size >= minimumBytes {
             lock.lock()
             defer { lock.unlock() }
-            if idleBytes + byteCount <= limitBytes {
-                buffers[byteCount, default: []].append(buffer)
-                idleBytes += byteCount
+            if idleBytes + size <= limitBytes {
+                buffers[size, default: []].append(buffer)
+                idleBytes += size
                 return
             }
         }

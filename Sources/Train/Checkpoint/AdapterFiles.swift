@@ -21,17 +21,22 @@ extension Mistral {
         }
     }
 
-    /// The policy a checkpoint describes: its full weights, or its base and trained adapters
-    /// merged into the weights.
+    /// The policy a checkpoint describes: the full weights of the stage it continued from and
+    /// its own, then its base and trained adapters merged into the weights.
     public func apply(_ checkpoint: LoadedCheckpoint) throws {
+        try load(weights: checkpoint.baseWeights.merging(checkpoint.weights, uniquingKeysWith: { $1 }), from: checkpoint.url)
+        try merge(checkpoint.baseAdapters + checkpoint.adapters)
+    }
+
+    /// Overwrites float32 weights with the given values by HF name.
+    public func load(weights values: [String: Tensor], from url: URL) throws {
         let weights = Dictionary(uniqueKeysWithValues: namedWeights.map { ($0.name, $0.tensor) })
-        for (name, value) in checkpoint.weights {
+        for (name, value) in values {
             guard let weight = weights[name], weight.shape == value.shape, weight.dtype == .float32 else {
-                throw CheckpointError(checkpoint.url, "weight '\(name)' \(value.shape) does not fit this model (load it as float32)")
+                throw CheckpointError(url, "weight '\(name)' \(value.shape) does not fit this model (load it as float32)")
             }
             weight.data.update(from: value.data, count: value.count)
         }
-        try merge(checkpoint.baseAdapters + checkpoint.adapters)
     }
 }
 

@@ -31,12 +31,18 @@ public struct CheckpointContext {
     public var startedFrom: String?
     /// Frozen adapters of the stage this one continued from, already merged into the weights.
     public var baseAdapters: [StoredAdapter]
+    /// Full weights of the stage this one continued from (a fully fine-tuned SFT), by HF name.
+    public var baseWeights: [String: Tensor]
 
-    public init(stage: Recipe.Stage, baseModel: String, startedFrom: String? = nil, baseAdapters: [StoredAdapter] = []) {
+    public init(
+        stage: Recipe.Stage, baseModel: String, startedFrom: String? = nil, baseAdapters: [StoredAdapter] = [],
+        baseWeights: [String: Tensor] = [:]
+    ) {
         self.stage = stage
         self.baseModel = baseModel
         self.startedFrom = startedFrom
         self.baseAdapters = baseAdapters
+        self.baseWeights = baseWeights
     }
 }
 
@@ -68,6 +74,8 @@ public struct LoadedCheckpoint {
     public let created: String
     public let adapters: [StoredAdapter]
     public let baseAdapters: [StoredAdapter]
+    /// Full weights of the stage this one continued from, by HF name.
+    public let baseWeights: [String: Tensor]
     /// Full fine-tuning weights by HF name.
     public let weights: [String: Tensor]
     public let optimizerStep: Int
@@ -144,6 +152,7 @@ public enum Checkpoint {
         }
         try writeAdapters(adapters, group: "/adapter", file)
         try writeAdapters(c.context.baseAdapters, group: "/base_adapter", file)
+        for (name, tensor) in c.context.baseWeights { try file.write(tensor, to: "/base_weights/\(name)") }
         if adapters.isEmpty {
             for parameter in c.parameters { try file.write(parameter.tensor, to: "/weights/\(parameter.name)") }
         }
@@ -220,7 +229,7 @@ public enum Checkpoint {
             nextMicroBatch: try file.int("next_index", at: "/data"), recipeYAML: try file.string("recipe"),
             baseModel: try file.string("base_model"), startedFrom: startedFrom.isEmpty ? nil : startedFrom,
             created: try file.string("created"), adapters: try adapters("/adapter"), baseAdapters: try adapters("/base_adapter"),
-            weights: try tensors(under: "/weights"), optimizerStep: try file.int("step", at: "/optimizer"),
+            baseWeights: try tensors(under: "/base_weights"), weights: try tensors(under: "/weights"), optimizerStep: try file.int("step", at: "/optimizer"),
             expAvg: try tensors(under: "/optimizer/exp_avg"), expAvgSq: try tensors(under: "/optimizer/exp_avg_sq"),
             dropoutGeneratorState: rng)
     }

@@ -27,7 +27,7 @@ public struct PreferenceRecord: Sendable {
 }
 
 public enum RecordKind: String, Sendable {
-    case sft, preference
+    case sft, preference, bench
 }
 
 /// Field access with errors that name the file, line and field.
@@ -124,10 +124,13 @@ public enum RecordReader {
         }
     }
 
-    /// Preference data when the first record has `chosen`, otherwise SFT.
+    /// From the first record: preference data has `chosen`, a benchmark has `rubrics`,
+    /// anything else is SFT.
     public static func kind(of url: URL) throws -> RecordKind {
         for entry in try JSONLines(url: url) {
-            if case .success(let (_, object)) = entry { return object["chosen"] != nil ? .preference : .sft }
+            guard case .success(let (_, object)) = entry else { continue }
+            if object["chosen"] != nil { return .preference }
+            return object["rubrics"] != nil ? .bench : .sft
         }
         throw DataError(file: url.path, "contains no records")
     }

@@ -64,6 +64,17 @@ public struct RubricScore: Sendable, Equatable {
 
     /// The mean of the five scores.
     public var mean: Double { Double(style + backgroundKnowledge + informativeness + harmlessness + correctness) / 5 }
+
+    /// The names of the scores in reports, in order, "mean" last.
+    public static let keys = ["style", "background_knowledge", "informativeness", "harmlessness", "correctness", "mean"]
+
+    /// The scores by name (see `keys`).
+    public var dictionary: [String: Double] {
+        [
+            "style": Double(style), "background_knowledge": Double(backgroundKnowledge), "informativeness": Double(informativeness),
+            "harmlessness": Double(harmlessness), "correctness": Double(correctness), "mean": mean,
+        ]
+    }
 }
 
 /// A rule-based judge for the synthetic benchmark: each preference is checked through the
@@ -96,12 +107,11 @@ public enum Rubric {
     /// "harmlessness", "correctness" and "mean"; empty for no scores.
     public static func average(_ scores: [RubricScore]) -> [String: Double] {
         guard !scores.isEmpty else { return [:] }
-        func mean(_ value: (RubricScore) -> Double) -> Double { scores.reduce(0) { $0 + value($1) } / Double(scores.count) }
-        return [
-            "style": mean { Double($0.style) }, "background_knowledge": mean { Double($0.backgroundKnowledge) },
-            "informativeness": mean { Double($0.informativeness) }, "harmlessness": mean { Double($0.harmlessness) },
-            "correctness": mean { Double($0.correctness) }, "mean": mean(\.mean),
-        ]
+        var sums = [String: Double]()
+        for score in scores {
+            for (key, value) in score.dictionary { sums[key, default: 0] += value }
+        }
+        return sums.mapValues { $0 / Double(scores.count) }
     }
 
     /// - Parameters:

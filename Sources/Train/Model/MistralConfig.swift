@@ -51,6 +51,25 @@ public struct MistralConfig: Equatable, Sendable {
         numKeyValueHeads: 8, headDim: 128, ropeTheta: 1_000_000, rmsNormEps: 1e-5, slidingWindow: nil,
         maxPositionEmbeddings: 32768, savedDType: "bfloat16")
 
+    /// Shapes by name (vocab 32000, rope theta 1e6): `tiny` and `small` for benchmarks, `demo`
+    /// for the model `make demo` trains from scratch, `7b-shape` = Mistral 7B v0.2.
+    public static func preset(_ name: String) -> MistralConfig? {
+        func shapes(_ hidden: Int, _ intermediate: Int, _ layers: Int, _ heads: Int, _ kvHeads: Int) -> MistralConfig {
+            MistralConfig(
+                vocabSize: 32000, hiddenSize: hidden, intermediateSize: intermediate, numHiddenLayers: layers,
+                numAttentionHeads: heads, numKeyValueHeads: kvHeads, ropeTheta: 1_000_000, maxPositionEmbeddings: 4096)
+        }
+        switch name {
+        case "demo": return shapes(128, 384, 4, 4, 2)
+        case "tiny": return shapes(256, 768, 4, 8, 2)
+        case "small": return shapes(1024, 3584, 8, 16, 4)
+        case "7b-shape": return mistral7Bv02
+        default: return nil
+        }
+    }
+
+    public static let presetNames = ["demo", "tiny", "small", "7b-shape"]
+
     /// Reads `config.json`: `rope_theta` at top level or in `rope_parameters`, `head_dim` given or
     /// derived, `sliding_window` null or a number, `torch_dtype` or `dtype`.
     public init(contentsOf url: URL) throws {

@@ -59,8 +59,11 @@ public enum HTMLReport {
         let url = stage.metrics.hasPrefix("/")
             ? URL(fileURLWithPath: stage.metrics) : baseDirectory.appendingPathComponent(stage.metrics)
         let file = "<code>\(stage.metrics.htmlEscaped)</code>"
-        guard let lines = try? JSONLines(url: url) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             return out + "<p class=\"warning\">No training curves: the metrics file \(file) was not found.</p>\n"
+        }
+        guard let lines = try? JSONLines(url: url) else {
+            return out + "<p class=\"warning\">No training curves: the metrics file \(file) could not be read.</p>\n"
         }
         let metrics = StageMetrics(lines: lines)
         if !metrics.unreadableLines.isEmpty {

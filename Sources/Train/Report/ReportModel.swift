@@ -177,16 +177,9 @@ extension DataError {
     }
 
     private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: return "a string"
-        case is Double.Type: return "a number"
-        case is Int.Type: return "an integer"
-        case is [String].Type: return "a list of strings"
-        default:
-            let name = "\(type)"
-            if name.hasPrefix("Array") { return "a list" }
-            if name.hasPrefix("Dictionary") { return "an object" }
-            return "an object"
-        }
+        if type == String.self { return "a string" }
+        if type == Double.self { return "a number" }
+        if type == Int.self { return "an integer" }
+        return "\(type)".hasPrefix("Array") ? "a list" : "an object"
     }
 }

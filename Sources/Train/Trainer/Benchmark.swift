@@ -8,18 +8,9 @@ public struct BenchmarkPreset: Sendable {
     public let config: MistralConfig
     public let dtype: DType
 
+    /// The preset's shapes; 7b-shape keeps its frozen weights in bfloat16.
     public static func named(_ name: String) -> BenchmarkPreset? {
-        func shapes(hidden: Int, intermediate: Int, layers: Int, heads: Int, kvHeads: Int) -> MistralConfig {
-            MistralConfig(
-                vocabSize: 32000, hiddenSize: hidden, intermediateSize: intermediate, numHiddenLayers: layers,
-                numAttentionHeads: heads, numKeyValueHeads: kvHeads, ropeTheta: 1_000_000)
-        }
-        switch name {
-        case "tiny": return BenchmarkPreset(name: name, config: shapes(hidden: 256, intermediate: 768, layers: 4, heads: 8, kvHeads: 2), dtype: .float32)
-        case "small": return BenchmarkPreset(name: name, config: shapes(hidden: 1024, intermediate: 3584, layers: 8, heads: 16, kvHeads: 4), dtype: .float32)
-        case "7b-shape": return BenchmarkPreset(name: name, config: .mistral7Bv02, dtype: .bfloat16)
-        default: return nil
-        }
+        MistralConfig.preset(name).map { BenchmarkPreset(name: name, config: $0, dtype: name == "7b-shape" ? .bfloat16 : .float32) }
     }
 }
 

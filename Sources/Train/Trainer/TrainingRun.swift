@@ -93,16 +93,19 @@ public final class TrainingRun {
         self.model = model
         var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
         if let start {
-            guard start.weights.isEmpty || recipe.model.dtype == .float32 else {
+            guard start.weights.isEmpty && start.baseWeights.isEmpty || recipe.model.dtype == .float32 else {
                 throw CheckpointError(start.url, "holds full fine-tuned weights; load them with model.dtype: float32")
             }
             try model.apply(start)
             context.startedFrom = start.url.path
             context.baseAdapters = start.baseAdapters + start.adapters
+            context.baseWeights = start.baseWeights.merging(start.weights, uniquingKeysWith: { $1 })
         } else if let resumed {
+            try model.load(weights: resumed.baseWeights, from: resumed.url)
             try model.merge(resumed.baseAdapters)
             context.startedFrom = resumed.startedFrom
             context.baseAdapters = resumed.baseAdapters
+            context.baseWeights = resumed.baseWeights
         }
         let dropoutState = DropoutState(seed: seed &+ 1)
         if let lora = recipe.lora { model.attachLoRA(lora.config, seed: seed, dropoutState: dropoutState) }
