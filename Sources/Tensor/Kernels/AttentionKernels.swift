@@ -62,22 +62,39 @@ struct AttentionGeometry {
         parallelChunks(rows, minimumChunk: 8) { range in
             for r in range {
                 let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
+                guard segmentIds == nil else {
+                    maskedRowProbabilities(row, width: width, b: b, p: p, keys: keys, lse: &lse[index], computeLSE: computeLSE)
+                    continue
+                }
+                // Without segments the visible keys are one contiguous run ending at p.
+                let first = slidingWindow.map { max(keys.lowerBound, p - $0 + 1) } ?? keys.lowerBound
+                let lo = first - keys.lowerBound, hi = p + 1 - keys.lowerBound
                 if computeLSE {
-                    var maxScore = -Float.infinity
-                    for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) {
-                        maxScore = max(maxScore, row[j])
-                    }
-                    var total: Float = 0
-                    for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) {
-                        total += Foundation.exp(row[j] - maxScore)
-                    }
-                    lse[index] = maxScore + Foundation.log(total)
+                    let maxScore = maximum(row + lo, hi - lo)
+                    lse[index] = maxScore + Foundation.log(sumOfExponentials(row + lo, hi - lo, shift: maxScore))
                 }
-                let rowLSE = lse[index]
-                for j in 0..<width {
-                    row[j] = allowed(batch: b, position: p, key: keys.lowerBound + j) ? Foundation.exp(row[j] - rowLSE) : 0
-                }
+                (row).update(repeating: 0, count: lo)
+                scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
+                (row + hi).update(repeating: 0, count: width - hi)
             }
+        }
+    }
+
+    /// The general row: a mask per key (packed segments).
+    private func maskedRowProbabilities(
+        _ row: UnsafeMutablePointer<Float>, width: Int, b: Int, p: Int, keys: Range<Int>, lse: inout Float, computeLSE: Bool
+    ) {
+        if computeLSE {
+            var maxScore = -Float.infinity
+            for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) { maxScore = max(maxScore, row[j]) }
+            var total: Float = 0
+            for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) {
+                total += Foundation.exp(row[j] - maxScore)
+            }
+            lse = maxScore + Foundation.log(total)
+        }
+        for j in 0..<width {
+            row[j] = allowed(batch: b, position: p, key: keys.lowerBound + j) ? Foundation.exp(row[j] - lse) : 0
         }
     }
 }

@@ -36,7 +36,7 @@ struct LogProbChunks {
 /// d logp / d logits = onehot(target) - softmax, written over a row of logits.
 @inline(__always)
 private func logitGradient(_ row: UnsafeMutablePointer<Float>, vocab: Int, lse: Float, target: Int32, scale: Float) {
-    for j in 0..<vocab { row[j] = -Foundation.exp(row[j] - lse) * scale }
+    scaledExponentials(row, row, vocab, shift: lse, scale: -scale)
     row[Int(target)] += scale
 }
 
@@ -52,11 +52,8 @@ func logProbForward(
         parallelChunks(count) { range in
             for i in range {
                 let row = logits + i * vocab
-                var maxLogit = -Float.infinity
-                for j in 0..<vocab { maxLogit = max(maxLogit, row[j]) }
-                var total: Float = 0
-                for j in 0..<vocab { total += Foundation.exp(row[j] - maxLogit) }
-                let rowLSE = maxLogit + Foundation.log(total)
+                let maxLogit = maximum(row, vocab)
+                let rowLSE = maxLogit + Foundation.log(sumOfExponentials(row, vocab, shift: maxLogit))
                 lse[start + i] = rowLSE
                 logProbs[start + i] = row[Int(chunks.targets[start + i])] - rowLSE
                 if inputGradient != nil { logitGradient(row, vocab: vocab, lse: rowLSE, target: chunks.targets[start + i], scale: 1) }

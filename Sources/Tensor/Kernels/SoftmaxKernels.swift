@@ -5,20 +5,13 @@ func softmaxForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
     parallelChunks(rows, minimumChunk: max(1, 8192 / max(width, 1))) { range in
         for r in range {
             let xr = x + r * width, yr = y + r * width
-            var maxValue = -Float.infinity
-            for i in 0..<width { maxValue = max(maxValue, xr[i]) }
-            var total: Float = 0
-            for i in 0..<width {
-                let e = Foundation.exp(xr[i] - maxValue)
-                yr[i] = e
-                total += e
-            }
+            let maxValue = maximum(xr, width)
+            let total = sumOfExponentials(xr, width, shift: maxValue)
             if log {
                 let logTotal = Foundation.log(total) + maxValue
                 for i in 0..<width { yr[i] = xr[i] - logTotal }
             } else {
-                let inverse = 1 / total
-                for i in 0..<width { yr[i] *= inverse }
+                scaledExponentials(yr, xr, width, shift: maxValue, scale: 1 / total)
             }
         }
     }

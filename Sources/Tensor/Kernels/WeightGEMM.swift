@@ -21,33 +21,33 @@ func weightInputBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<
     }
 }
 
-/// Rows of a bfloat16 weight widened per GEMM: about 4 MiB of float32 at a time.
-func bfloat16TileRows(_ k: Int) -> Int { max(16, (1 << 20) / max(k, 1)) }
-
-// out: (rows, n) = x: (rows, k) · w^T, w: (n, k) bfloat16
-func bfloat16WeightForward(
-    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int, alpha: Float
-) {
-    let tileRows = min(n, bfloat16TileRows(k))
+/// Calls `body(n0, rows, tile)` for consecutive row tiles of a bfloat16 weight w: (n, k),
+/// each widened into a float32 buffer of about 4 MiB.
+private func forEachWidenedTile(_ w: UnsafePointer<UInt16>, n: Int, k: Int, _ body: (Int, Int, UnsafePointer<Float>) -> Void) {
+    let tileRows = min(n, max(16, (1 << 20) / max(k, 1)))
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
     defer { tile.deallocate() }
     for n0 in stride(from: 0, to: n, by: tileRows) {
-        let nt = min(tileRows, n - n0)
-        widenBFloat16(tile, w + n0 * k, nt * k)
+        let rows = min(tileRows, n - n0)
+        widenBFloat16(tile, w + n0 * k, rows * k)
+        body(n0, rows, tile)
+    }
+}
+
+// out: (rows, n) = x: (rows, k) · w^T, w: (n, k) bfloat16
+private func bfloat16WeightForward(
+    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int, alpha: Float
+) {
+    forEachWidenedTile(w, n: n, k: k) { n0, nt, tile in
         BLAS.sgemm(transA: false, transB: true, m: rows, n: nt, k: k, alpha: alpha, a: x, lda: k, b: tile, ldb: k, beta: 0, c: out + n0, ldc: n)
     }
 }
 
 // dx: (rows, k) += dy: (rows, n) · w, w: (n, k) bfloat16
-func bfloat16WeightBackward(
+private func bfloat16WeightBackward(
     _ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, rows: Int, n: Int, k: Int, alpha: Float
 ) {
-    let tileRows = min(n, bfloat16TileRows(k))
-    let tile = UnsafeMutablePointer<Float>.allocate(capacity: tileRows * k)
-    defer { tile.deallocate() }
-    for n0 in stride(from: 0, to: n, by: tileRows) {
-        let nt = min(tileRows, n - n0)
-        widenBFloat16(tile, w + n0 * k, nt * k)
+    forEachWidenedTile(w, n: n, k: k) { n0, nt, tile in
         BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: nt, alpha: alpha, a: dy + n0, lda: n, b: tile, ldb: k, beta: 1, c: dx, ldc: k)
     }
 }

@@ -97,3 +97,18 @@ public struct BatchPlan: Sendable {
         return stride(from: 0, to: rows.count, by: microBatchSize).map { Array(rows[$0..<min($0 + microBatchSize, rows.count)]) }
     }
 }
+
+/// The micro-batches of the epoch in use, computed once per epoch.
+final class EpochBatches {
+    let plan: BatchPlan
+    private var cached: (epoch: Int, batches: [[[Int]]])?
+
+    init(_ plan: BatchPlan) { self.plan = plan }
+
+    subscript(epoch: Int) -> [[[Int]]] {
+        if let cached, cached.epoch == epoch { return cached.batches }
+        let batches = plan.microBatches(epoch: epoch)
+        cached = (epoch, batches)
+        return batches
+    }
+}

@@ -34,26 +34,20 @@ public final class SFTObjective: TrainingObjective {
     let train: SFTDataset
     let eval: SFTDataset?
     let plan: BatchPlan
-    private var cachedEpoch: (Int, [[[Int]]])?
+    private let epochs: EpochBatches
 
     public init(model: Mistral, train: SFTDataset, eval: SFTDataset?, plan: BatchPlan) {
         self.model = model
         self.train = train
         self.eval = eval
         self.plan = plan
+        epochs = EpochBatches(plan)
     }
 
-    private func batches(_ epoch: Int) -> [[[Int]]] {
-        if let (cached, batches) = cachedEpoch, cached == epoch { return batches }
-        let batches = plan.microBatches(epoch: epoch)
-        cachedEpoch = (epoch, batches)
-        return batches
-    }
-
-    public func microBatchCount(epoch: Int) -> Int { batches(epoch).count }
+    public func microBatchCount(epoch: Int) -> Int { epochs[epoch].count }
 
     public func accumulate(epoch: Int, microBatches range: Range<Int>) -> StepOutcome {
-        let microBatches = batches(epoch)[range].map { rows in
+        let microBatches = epochs[epoch][range].map { rows in
             MicroBatch(rows: rows.map { $0.map { train.examples[$0] } }, packed: plan.packing)
         }
         let stepTokens = microBatches.reduce(0) { $0 + $1.scoredTokens }

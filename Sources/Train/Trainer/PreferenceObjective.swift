@@ -24,7 +24,7 @@ public final class PreferenceObjective: TrainingObjective {
     let eval: PreferenceDataset?
     let plan: BatchPlan
     let loss: Loss
-    private var cachedEpoch: (Int, [[[Int]]])?
+    private let epochs: EpochBatches
     /// Reference log-probs by pair index (train set), when precomputed.
     private var reference: [Int: (chosen: Float, rejected: Float)]?
 
@@ -33,6 +33,7 @@ public final class PreferenceObjective: TrainingObjective {
         self.train = train
         self.eval = eval
         self.plan = plan
+        epochs = EpochBatches(plan)
         self.loss = loss
     }
 
@@ -47,14 +48,7 @@ public final class PreferenceObjective: TrainingObjective {
         reference = table
     }
 
-    private func batches(_ epoch: Int) -> [[[Int]]] {
-        if let (cached, batches) = cachedEpoch, cached == epoch { return batches }
-        let batches = plan.microBatches(epoch: epoch)
-        cachedEpoch = (epoch, batches)
-        return batches
-    }
-
-    public func microBatchCount(epoch: Int) -> Int { batches(epoch).count }
+    public func microBatchCount(epoch: Int) -> Int { epochs[epoch].count }
 
     /// Rows [chosen..., rejected...] of some pairs.
     private func microBatch(_ pairs: [PreferencePair]) -> MicroBatch {
@@ -127,7 +121,7 @@ public final class PreferenceObjective: TrainingObjective {
     }
 
     public func accumulate(epoch: Int, microBatches range: Range<Int>) -> StepOutcome {
-        let groups = batches(epoch)[range].map { $0.map { $0[0] } }
+        let groups = epochs[epoch][range].map { $0.map { $0[0] } }
         let stepPairs = groups.reduce(0) { $0 + $1.count }
         let stepNLLTokens = nllTokens(groups.flatMap { $0.map { train.pairs[$0] } })
         var metrics = PreferenceMetrics()
