@@ -1,42 +1,45 @@
-/// Vectorized exp and the row reductions of softmax over 16-wide SIMD registers. The scalar
+/// Vectorized exp and the row reductions of softmax over 4-wide SIMD registers (one SSE register each: wider vectors spill on the x86-64 baseline). The scalar
 /// `expf` call per element was the largest cost outside the GEMMs (logits of a 32000-token
 /// vocabulary, attention probabilities).
 
 /// e^x for each lane (Cephes' expf: x = n ln 2 + r, a degree-6 polynomial for e^r, 2^n from
 /// the exponent bits), within 2 ulp over the float range; inputs below -87.3 give ~1e-38.
 @inline(__always)
-func exp16(_ input: SIMD16<Float>) -> SIMD16<Float> {
-    let x = input.clamped(lowerBound: SIMD16(repeating: -87.33654), upperBound: SIMD16(repeating: 88.72283))
-    let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+func exp4(_ input: SIMD4<Float>) -> SIMD4<Float> {
+    let x = input.clamped(lowerBound: SIMD4(repeating: -87.33654), upperBound: SIMD4(repeating: 88.72283))
+    // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits: n as a float and,
+    // from the bit pattern, as an integer, without the (scalarized) SIMD conversions.
+    let shifted = x * 1.44269504088896341 + 12_582_912
+    let n = shifted - 12_582_912
     let r = x - n * 0.693359375 + n * 2.12194440e-4
-    var p = SIMD16<Float>(repeating: 1.9875691500e-4)
+    var p = SIMD4<Float>(repeating: 1.9875691500e-4)
     p = p * r + 1.3981999507e-3
     p = p * r + 8.3334519073e-3
     p = p * r + 4.1665795894e-2
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * r * r + r + 1
-    let exponent = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-    return p * unsafeBitCast(exponent, to: SIMD16<Float>.self)
+    let exponent = (unsafeBitCast(shifted, to: SIMD4<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return p * unsafeBitCast(exponent, to: SIMD4<Float>.self)
 }
 
 @inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+private func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
 }
 
 @inline(__always)
-private func store16(_ value: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD16<Float>.self)
+private func store4(_ value: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD4<Float>.self)
 }
 
 /// The largest of x[0..<n] (-infinity for n = 0).
 func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var lanes = SIMD16<Float>(repeating: -.infinity)
+    var lanes = SIMD4<Float>(repeating: -.infinity)
     var i = 0
-    while i + 16 <= n {
-        lanes = pointwiseMax(lanes, load16(x + i))
-        i += 16
+    while i + 4 <= n {
+        lanes = pointwiseMax(lanes, load4(x + i))
+        i += 4
     }
     var result = lanes.max()
     while i < n {
@@ -48,15 +51,15 @@ func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 
 /// Sum of e^(x[i] - shift) over 0..<n.
 func sumOfExponentials(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
-    var lanes = SIMD16<Float>(repeating: 0)
+    var lanes = SIMD4<Float>(repeating: 0)
     var i = 0
-    while i + 16 <= n {
-        lanes += exp16(load16(x + i) - shift)
-        i += 16
+    while i + 4 <= n {
+        lanes += exp4(load4(x + i) - shift)
+        i += 4
     }
     var result = lanes.sum()
     while i < n {
-        result += exp16(SIMD16(repeating: x[i] - shift))[0]
+        result += exp4(SIMD4(repeating: x[i] - shift))[0]
         i += 1
     }
     return result
@@ -65,12 +68,12 @@ func sumOfExponentials(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Flo
 /// out[i] = scale * e^(x[i] - shift) over 0..<n (out may be x).
 func scaledExponentials(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float) {
     var i = 0
-    while i + 16 <= n {
-        store16(exp16(load16(x + i) - shift) * scale, out + i)
-        i += 16
+    while i + 4 <= n {
+        store4(exp4(load4(x + i) - shift) * scale, out + i)
+        i += 4
     }
     while i < n {
-        out[i] = scale * exp16(SIMD16(repeating: x[i] - shift))[0]
+        out[i] = scale * exp4(SIMD4(repeating: x[i] - shift))[0]
         i += 1
     }
 }
