@@ -100,7 +100,7 @@ public final class Mistral {
         var h = embedTokens.embedding(batch.ids).reshaped([b, t, c.hiddenSize])
         for (index, layer) in layers.enumerated() {
             if activationCheckpointing && cache == nil {
-                h = checkpointedLayer(layer, h, batch)
+                h = checkpointedLayer(layer, index: index, h, batch)
             } else {
                 h = layerForward(layer, index: index, h, batch, cache: cache)
             }
@@ -127,20 +127,20 @@ public final class Mistral {
 
     /// The layer under activation checkpointing; the recomputation replays the dropout masks
     /// of the first pass.
-    private func checkpointedLayer(_ layer: DecoderLayer, _ h: Tensor, _ batch: TokenBatch) -> Tensor {
+    private func checkpointedLayer(_ layer: DecoderLayer, index: Int, _ h: Tensor, _ batch: TokenBatch) -> Tensor {
         let parameters = layer.trainedTensors
         let state = dropoutState
         let before = state?.generator
         var firstPass = true
         return checkpointed(h, parameters: parameters) { [unowned self] input in
-            guard let state, let before else { return layerForward(layer, index: 0, input, batch, cache: nil) }
+            guard let state, let before else { return layerForward(layer, index: index, input, batch, cache: nil) }
             let current = state.generator
             state.generator = before
             defer {
                 if !firstPass { state.generator = current }
                 firstPass = false
             }
-            return layerForward(layer, index: 0, input, batch, cache: nil)
+            return layerForward(layer, index: index, input, batch, cache: nil)
         }
     }
 
