@@ -39,6 +39,13 @@ enum Fixtures {
     }
 }
 
+/// The JSON objects of a metrics.jsonl (or any JSONL file), in order.
+func readJSONLines(_ url: URL) throws -> [[String: Any]] {
+    try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+}
+
 /// Result of running the `train` executable.
 struct CommandResult {
     let status: Int32

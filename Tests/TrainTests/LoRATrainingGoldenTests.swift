@@ -86,8 +86,7 @@ final class LoRATrainingGoldenTests: XCTestCase {
             adapter.a.data.update(from: a.data, count: a.count)
         }
         _ = try run.trainer.run { _ in }
-        let lines = try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-            .split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let lines = try readJSONLines(output.appendingPathComponent("metrics.jsonl"))
         let losses = try lines.map { try XCTUnwrap($0["loss"] as? Double) }
         let lrs = try lines.map { try XCTUnwrap($0["lr"] as? Double) }
         let norms = try lines.map { try XCTUnwrap($0["grad_norm"] as? Double) }
@@ -117,8 +116,7 @@ final class LoRATrainingGoldenTests: XCTestCase {
             output: {dir: \(output.path), save_every_steps: null}
             """, source: "golden recipe")
         _ = try TrainingRun(recipe: recipe).trainer.run { _ in }
-        let lines = try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-            .split(separator: "\n").map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let lines = try readJSONLines(output.appendingPathComponent("metrics.jsonl"))
         let expectedLosses = try golden.tensor("full_losses").scalars, expectedNorms = try golden.tensor("full_grad_norms").scalars
         XCTAssertEqual(lines.count, 3)
         for (line, (loss, norm)) in zip(lines, zip(expectedLosses, expectedNorms)) {

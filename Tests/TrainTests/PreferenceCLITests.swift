@@ -22,12 +22,6 @@ final class PreferenceCLITests: XCTestCase {
         return url
     }
 
-    private func metrics(_ url: URL) throws -> [[String: Any]] {
-        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
-            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
-    }
-
     /// An SFT checkpoint of the tiny model to start preference stages from.
     private func sftCheckpoint(_ directory: URL, model: URL) throws -> URL {
         let recipe = directory.appendingPathComponent("sft.yaml")
@@ -52,7 +46,7 @@ final class PreferenceCLITests: XCTestCase {
         let result = try runTrain(["dpo", recipe.path, "--from", sft.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("starting from \(sft.path)"), result.stdout)
-        let lines = try metrics(directory.appendingPathComponent("dpo-out/metrics.jsonl"))
+        let lines = try readJSONLines(directory.appendingPathComponent("dpo-out/metrics.jsonl"))
         let first = try XCTUnwrap(lines.first { $0["loss"] != nil })
         XCTAssertEqual(try XCTUnwrap(first["loss"] as? Double), Foundation.log(2), accuracy: 1e-5)
         for key in ["rewards/chosen", "rewards/rejected", "rewards/margins"] {
@@ -99,8 +93,8 @@ final class PreferenceCLITests: XCTestCase {
             "--set", "output.dir=\(directory.appendingPathComponent("resumed").path)",
         ])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
-        let original = try metrics(directory.appendingPathComponent("dpo-out/metrics.jsonl")).filter { ($0["step"] as? Int ?? 0) > 12 }
-        let continued = try metrics(directory.appendingPathComponent("resumed/metrics.jsonl"))
+        let original = try readJSONLines(directory.appendingPathComponent("dpo-out/metrics.jsonl")).filter { ($0["step"] as? Int ?? 0) > 12 }
+        let continued = try readJSONLines(directory.appendingPathComponent("resumed/metrics.jsonl"))
         XCTAssertEqual(original.count, continued.count)
         for (a, b) in zip(original, continued) {
             XCTAssertEqual(a["step"] as? Int, b["step"] as? Int)
@@ -114,7 +108,7 @@ final class PreferenceCLITests: XCTestCase {
         let recipe = try writeRecipe("orpo", in: directory, model: try Fixtures.tinyMistralFolder(self), extra: "orpo: {lambda: 0.1}")
         let result = try runTrain(["orpo", recipe.path])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let lines = try metrics(directory.appendingPathComponent("orpo-out/metrics.jsonl"))
+        let lines = try readJSONLines(directory.appendingPathComponent("orpo-out/metrics.jsonl"))
         let step = try XCTUnwrap(lines.first { $0["loss"] != nil })
         for key in ["nll_loss", "log_odds_ratio", "log_odds_chosen", "rewards/chosen", "rewards/accuracies", "logps/chosen"] {
             XCTAssertNotNil(step[key], "metrics.jsonl lacks \(key)")

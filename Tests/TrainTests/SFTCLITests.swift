@@ -34,19 +34,13 @@ final class SFTCLITests: XCTestCase {
         return url
     }
 
-    private func metrics(_ url: URL) throws -> [[String: Any]] {
-        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
-            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-        }
-    }
-
     func testResumeContinuesBitForBit() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
         let full = try runTrain(["sft", recipe.path])
         XCTAssertEqual(full.status, 0, full.stderr)
         XCTAssertTrue(full.stdout.contains("12 records, 4 instructions, 3 system messages per instruction"), full.stdout)
-        let uninterrupted = try metrics(directory.appendingPathComponent("out/metrics.jsonl"))
+        let uninterrupted = try readJSONLines(directory.appendingPathComponent("out/metrics.jsonl"))
         XCTAssertEqual(uninterrupted.count, 6)
 
         let resumed = try runTrain([
@@ -54,7 +48,7 @@ final class SFTCLITests: XCTestCase {
             "--set", "output.dir=\(directory.appendingPathComponent("resumed").path)",
         ])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
-        let continued = try metrics(directory.appendingPathComponent("resumed/metrics.jsonl"))
+        let continued = try readJSONLines(directory.appendingPathComponent("resumed/metrics.jsonl"))
         XCTAssertEqual(continued.map { $0["step"] as? Int }, [4, 5, 6])
         for (a, b) in zip(continued, uninterrupted.suffix(3)) {
             XCTAssertEqual(a["loss"] as? Double, b["loss"] as? Double, "losses after the resume are identical")

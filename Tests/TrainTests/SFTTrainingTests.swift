@@ -40,7 +40,7 @@ final class SFTTrainingTests: XCTestCase {
         }
         XCTAssertEqual(results[0].loss, results[1].loss, accuracy: 1e-5)
         for (a, b) in zip(results[0].gradients, results[1].gradients) {
-            assertClose(a, b, atol: 1e-5 * max(b.scalars.map(abs).max() ?? 1, 1e-3), "accumulated gradient")
+            assertClose(a, b, atol: 1e-4 * max(b.scalars.map(abs).max() ?? 1, 1e-3), "accumulated gradient")
         }
         for (a, b) in zip(results[0].parameters, results[1].parameters) { assertClose(a, b, atol: 1e-5, "parameter after one step") }
     }
