@@ -29,9 +29,10 @@ build: deps $(TOKENIZER)
 release: deps $(TOKENIZER)
 	swift build -c release $(SWIFT_BUILD_FLAGS)
 
-# Release mode (the kernels run many times slower in debug builds), testable imports on.
+# Release mode (the kernels run many times slower in debug builds), testable imports on;
+# the tests are XCTest (no Swift Testing suites, whose runner would report "0 tests").
 test: deps $(TOKENIZER)
-	swift test -c release $(SWIFT_BUILD_FLAGS)
+	swift test -c release --disable-swift-testing $(SWIFT_BUILD_FLAGS)
 
 DEMO_DIR ?= demo
 
