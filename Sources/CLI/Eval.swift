@@ -13,12 +13,17 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
     @Option(help: "Benchmark files: the most tokens generated per answer.") var maxNewTokens = 96
 
+    func validate() throws {
+        guard maxNewTokens > 0 else { throw ValidationError("--max-new-tokens must be positive") }
+    }
+
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: data)
             let kind = try RecordReader.kind(of: url)
             let tokenizer = try model.loadTokenizer()
             let mistral = try policy.load(model)
+            try mistral.check(tokenizer)
             switch kind {
             case .sft:
                 let records = try RecordReader.sft(url).records

@@ -28,15 +28,15 @@ struct Export: ParsableCommand {
             let base = model ?? loaded.baseModel
             switch format {
             case .peft:
-                guard !loaded.adapters.isEmpty else {
-                    throw ValidationError("\(checkpoint) holds full fine-tuned weights, not an adapter: use --format merged")
+                guard !loaded.adapters.isEmpty, loaded.baseWeights.isEmpty else {
+                    throw ValidationError("\(checkpoint) holds full fine-tuned weights (its own or of the stage it continued from), which an adapter cannot carry: use --format merged")
                 }
                 try PEFTAdapter.write(loaded.baseAdapters + loaded.adapters, baseModel: base, to: output)
                 print("wrote PEFT adapter (\(loaded.adapters.count) modules) to \(out)")
             case .merged:
                 let baseURL = URL(fileURLWithPath: base)
                 let config = try MistralConfig(contentsOf: baseURL.appendingPathComponent("config.json"))
-                let dtype: DType = loaded.weights.isEmpty && config.savedDType == "bfloat16" ? .bfloat16 : .float32
+                let dtype: DType = loaded.weights.isEmpty && loaded.baseWeights.isEmpty && config.savedDType == "bfloat16" ? .bfloat16 : .float32
                 let mistral = try Mistral.load(directory: baseURL, dtype: dtype)
                 try mistral.apply(loaded)
                 try MergedExport.write(mistral, sourceDirectory: baseURL, to: output)

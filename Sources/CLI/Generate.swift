@@ -25,6 +25,7 @@ struct Generate: ParsableCommand {
         try reportingErrors {
             let tokenizer = try model.loadTokenizer()
             let mistral = try policy.load(model)
+            try mistral.check(tokenizer)
             let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
             var decoder = Tokenizer.StreamingDecoder(tokenizer: tokenizer)
             let options = SamplingOptions(maxNewTokens: maxNewTokens, temperature: temperature, topP: topP, seed: seed)

@@ -96,12 +96,16 @@ final class ProgressDisplay {
     private let isTerminal = isatty(STDOUT_FILENO) != 0
     private let started = DispatchTime.now().uptimeNanoseconds
     private var onLine = false
+    /// The step count when this process started logging (nonzero after --resume).
+    private var firstStep: Int?
 
     func show(_ event: TrainingEvent) {
         switch event {
         case .step(let report):
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            let eta = elapsed / Double(report.step) * Double(report.totalSteps - report.step)
+            let first = firstStep ?? report.step - 1
+            firstStep = first
+            let eta = elapsed / Double(max(report.step - first, 1)) * Double(report.totalSteps - report.step)
             var line = String(format: "step %d/%d  loss %.4f  lr %.3g  grad %.3f  %.0f tok/s  ETA %@",
                               report.step, report.totalSteps, report.loss, report.learningRate, report.gradNorm,
                               report.tokensPerSecond, formatDuration(eta))

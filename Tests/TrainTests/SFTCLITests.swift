@@ -55,6 +55,22 @@ final class SFTCLITests: XCTestCase {
             XCTAssertEqual(a["grad_norm"] as? Double, b["grad_norm"] as? Double)
             XCTAssertEqual(a["lr"] as? Double, b["lr"] as? Double)
         }
+
+        // Resuming in the same folder (as after a crash) rewrites the later steps, once each.
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("out/final.h5"))
+        let again = try runTrain(["sft", recipe.path, "--resume", directory.appendingPathComponent("out/step-000003.h5").path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        let rewritten = try readJSONLines(directory.appendingPathComponent("out/metrics.jsonl"))
+        XCTAssertEqual(rewritten.map { $0["step"] as? Int }, [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(rewritten.map { $0["loss"] as? Double }, uninterrupted.map { $0["loss"] as? Double })
+
+        // A resume under another schedule or data order is refused, not silently different.
+        let mismatched = try runTrain([
+            "sft", recipe.path, "--resume", directory.appendingPathComponent("out/step-000003.h5").path,
+            "--set", "train.micro_batch_size=3", "--set", "output.dir=\(directory.appendingPathComponent("other").path)",
+        ])
+        XCTAssertEqual(mismatched.status, 1)
+        XCTAssertTrue(mismatched.stderr.contains("another schedule or data order"), mismatched.stderr)
     }
 
     func testCheckpointLayoutExportAndInspect() throws {

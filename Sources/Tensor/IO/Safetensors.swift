@@ -29,9 +29,9 @@ public final class SafetensorsFile {
         self.url = url
         file = try MappedFile(url: url)
         guard file.size >= 8 else { throw SafetensorsError(url, "is truncated (no header length)") }
-        let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
-        guard headerLength > 0, headerLength <= file.size - 8 else {
-            throw SafetensorsError(url, "header length \(headerLength) exceeds the file size \(file.size)")
+        let rawLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
+        guard let headerLength = Int(exactly: rawLength), headerLength > 0, headerLength <= file.size - 8 else {
+            throw SafetensorsError(url, "header length \(rawLength) exceeds the file size \(file.size)")
         }
         dataStart = 8 + headerLength
         let headerBytes = Data(bytes: file.base + 8, count: headerLength)
@@ -52,10 +52,13 @@ public final class SafetensorsFile {
             guard let width = Self.byteWidth(dtype) else {
                 throw SafetensorsError(url, "tensor '\(name)' has unsupported dtype \(dtype) (supported: F32, BF16, F16)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), entry.begin >= 0, entry.end >= entry.begin,
-                  entry.end - entry.begin == shape.reduce(1, *) * width
-            else { throw SafetensorsError(url, "tensor '\(name)' has offsets \(offsets) that do not fit shape \(shape) of \(dtype)") }
-            guard dataStart + entry.end <= file.size else {
+            let bytes = shape.reduce(Int?(width)) { total, size in
+                total.flatMap { size >= 0 ? $0.multipliedReportingOverflow(by: size) : nil }.flatMap { $0.overflow ? nil : $0.partialValue }
+            }
+            guard let bytes, entry.begin >= 0, entry.end >= entry.begin, entry.end - entry.begin == bytes else {
+                throw SafetensorsError(url, "tensor '\(name)' has offsets \(offsets) that do not fit shape \(shape) of \(dtype)")
+            }
+            guard entry.end <= file.size - dataStart else {
                 throw SafetensorsError(url, "is truncated: tensor '\(name)' ends at byte \(dataStart + entry.end), the file has \(file.size)")
             }
             entries[name] = entry

@@ -82,6 +82,10 @@ public struct LoadedCheckpoint {
     public let expAvg: [String: Tensor]
     public let expAvgSq: [String: Tensor]
     public let dropoutGeneratorState: [UInt64]
+    /// The schedule and data order the run was on.
+    public let totalSteps: Int
+    public let warmupSteps: Int
+    public let seed: Int
 
     /// Copies the stored values of every trained tensor into `parameters`.
     public func restoreParameters(into parameters: [Parameter]) throws {
@@ -214,13 +218,17 @@ public enum Checkpoint {
             guard file.exists(group) else { return [] }
             return try file.members(of: group).map { module in
                 let path = "\(group)/\(module)"
+                let a = try file.readTensor("\(path)/lora_A"), b = try file.readTensor("\(path)/lora_B")
+                guard a.rank == 2, b.rank == 2, a.shape[0] == b.shape[1] else {
+                    throw CheckpointError(url, "\(path) has lora_A \(a.shape) and lora_B \(b.shape), which do not form an adapter")
+                }
                 return StoredAdapter(
-                    module: module, a: try file.readTensor("\(path)/lora_A"), b: try file.readTensor("\(path)/lora_B"),
+                    module: module, a: a, b: b,
                     alpha: Float(try file.double("alpha", at: path)), useRSLoRA: try file.int("use_rslora", at: path) != 0,
                     dropout: Float(try file.double("dropout", at: path)))
             }
         }
-        guard case .uint64s(let rng) = try file.attribute("dropout", at: "/rng"), rng.count == 4 else {
+        guard case .uint64s(let rng) = try file.attribute("dropout", at: "/rng"), rng.count == 4, rng.contains(where: { $0 != 0 }) else {
             throw CheckpointError(url, "/rng has no valid dropout generator state")
         }
         let startedFrom = try file.string("started_from")
@@ -231,7 +239,8 @@ public enum Checkpoint {
             created: try file.string("created"), adapters: try adapters("/adapter"), baseAdapters: try adapters("/base_adapter"),
             baseWeights: try tensors(under: "/base_weights"), weights: try tensors(under: "/weights"), optimizerStep: try file.int("step", at: "/optimizer"),
             expAvg: try tensors(under: "/optimizer/exp_avg"), expAvgSq: try tensors(under: "/optimizer/exp_avg_sq"),
-            dropoutGeneratorState: rng)
+            dropoutGeneratorState: rng, totalSteps: try file.int("total_steps", at: "/scheduler"),
+            warmupSteps: try file.int("warmup_steps", at: "/scheduler"), seed: try file.int("seed", at: "/data"))
     }
 
     /// Step checkpoints in `directory`, oldest first, with their step numbers.

@@ -89,6 +89,13 @@ public final class Mistral {
         }
     }
 
+    /// Refuses a tokenizer whose ids the embedding table cannot hold.
+    public func check(_ tokenizer: Tokenizer) throws {
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw ModelError("the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is \(config.vocabSize)")
+        }
+    }
+
     /// Every linear layer, in model order.
     public var linears: [Linear] { layers.flatMap(\.linears) }
 
@@ -132,7 +139,7 @@ public final class Mistral {
         let state = dropoutState
         let before = state?.generator
         var firstPass = true
-        return checkpointed(h, parameters: parameters) { [unowned self] input in
+        return checkpointed(h, parameters: parameters) { [self] input in
             guard let state, let before else { return layerForward(layer, index: index, input, batch, cache: nil) }
             let current = state.generator
             state.generator = before

@@ -81,10 +81,10 @@ public struct MistralConfig: Equatable, Sendable {
         }
         func integer(_ key: String) throws -> Int? {
             guard let value = json[key], !(value is NSNull) else { return nil }
-            guard let number = value as? NSNumber, number.doubleValue == number.doubleValue.rounded() else {
+            guard let number = value as? NSNumber, let exact = Int(exactly: number.doubleValue) else {
                 throw ModelError("\(url.path): '\(key)' must be an integer, found \(value)")
             }
-            return number.intValue
+            return exact
         }
         func required(_ key: String) throws -> Int {
             guard let value = try integer(key) else { throw ModelError("\(url.path): missing '\(key)'") }
@@ -95,6 +95,11 @@ public struct MistralConfig: Equatable, Sendable {
             guard let value, !(value is NSNull) else { return nil }
             guard let number = value as? NSNumber else { throw ModelError("\(url.path): '\(key)' must be a number") }
             return number.floatValue
+        }
+        func tokenId(_ key: String, default value: Int32) throws -> Int32 {
+            guard let id = try integer(key) else { return value }
+            guard let exact = Int32(exactly: id), exact >= 0 else { throw ModelError("\(url.path): '\(key)' \(id) is not a token id") }
+            return exact
         }
         let ropeParameters = json["rope_parameters"] as? [String: Any]
         let theta = try real(json["rope_theta"], "rope_theta") ?? real(ropeParameters?["rope_theta"], "rope_parameters.rope_theta") ?? 10000
@@ -107,7 +112,7 @@ public struct MistralConfig: Equatable, Sendable {
             rmsNormEps: try real(json["rms_norm_eps"], "rms_norm_eps") ?? 1e-5,
             slidingWindow: try integer("sliding_window"),
             maxPositionEmbeddings: try integer("max_position_embeddings") ?? 32768,
-            bosTokenId: Int32(try integer("bos_token_id") ?? 1), eosTokenId: Int32(try integer("eos_token_id") ?? 2),
+            bosTokenId: try tokenId("bos_token_id", default: 1), eosTokenId: try tokenId("eos_token_id", default: 2),
             savedDType: (json["torch_dtype"] as? String) ?? (json["dtype"] as? String))
         try validate(source: url.path)
     }

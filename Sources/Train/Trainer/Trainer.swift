@@ -106,6 +106,22 @@ public final class Trainer {
     /// Continues exactly where `checkpoint` stopped: parameters, optimizer moments, step,
     /// dropout generator (the data order follows from the step).
     public func restore(from checkpoint: LoadedCheckpoint) throws {
+        let position = checkpoint.globalStep < steps.totalSteps ? steps.locate(checkpoint.globalStep) : (steps.stepsPerEpoch.count, 0..<0)
+        guard checkpoint.totalSteps == steps.totalSteps, checkpoint.warmupSteps == schedule.warmupSteps,
+              checkpoint.seed == recipe.train.seed, checkpoint.epoch == position.0, checkpoint.nextMicroBatch == position.1.lowerBound
+        else {
+            throw CheckpointError(checkpoint.url, "was written by a run with another schedule or data order (total steps \(checkpoint.totalSteps), "
+                + "warmup \(checkpoint.warmupSteps), seed \(checkpoint.seed), epoch \(checkpoint.epoch), micro-batch \(checkpoint.nextMicroBatch)); "
+                + "this recipe and data give total steps \(steps.totalSteps), warmup \(schedule.warmupSteps), seed \(recipe.train.seed), "
+                + "epoch \(position.0), micro-batch \(position.1.lowerBound): resume with the same recipe, data and --set values")
+        }
+        for parameter in parameters {
+            for moments in [checkpoint.expAvg, checkpoint.expAvgSq] {
+                guard moments[parameter.name]?.shape == parameter.tensor.shape else {
+                    throw CheckpointError(checkpoint.url, "has no optimizer moment of shape \(parameter.tensor.shape) for '\(parameter.name)'")
+                }
+            }
+        }
         try checkpoint.restoreParameters(into: parameters)
         optimizer.restore(step: checkpoint.optimizerStep, expAvg: checkpoint.expAvg, expAvgSq: checkpoint.expAvgSq)
         dropoutState.generator = RandomGenerator(state: checkpoint.dropoutGeneratorState)
@@ -114,7 +130,7 @@ public final class Trainer {
 
     public func run(events: (TrainingEvent) -> Void) throws -> TrainingSummary {
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        let metricsFile = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
+        let metricsFile = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: completedSteps)
         let runStart = DispatchTime.now().uptimeNanoseconds
         var lastLoss: Double?
         let output = recipe.output
@@ -154,7 +170,7 @@ public final class Trainer {
                 events(.checkpoint(try save(name: String(format: "step-%06d.h5", completedSteps))))
             }
         }
-        if recipe.train.evalEverySteps != nil, steps.totalSteps % recipe.train.evalEverySteps! != 0, let metrics = objective.evaluate() {
+        if let every = recipe.train.evalEverySteps, steps.totalSteps % every != 0, let metrics = objective.evaluate() {
             try metricsFile.append(step: completedSteps, evaluation: metrics)
             events(.evaluation(step: completedSteps, metrics: metrics))
         }
@@ -184,10 +200,17 @@ public final class Trainer {
 final class MetricsLog {
     private let handle: FileHandle
 
-    init(url: URL) throws {
-        if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+    /// Opens the log for appending after dropping lines past `lastStep` (a resumed run rewrites
+    /// the steps after its checkpoint).
+    init(url: URL, keepingStepsUpTo lastStep: Int) throws {
+        var kept = Data()
+        if let existing = FileManager.default.contents(atPath: url.path) {
+            for line in existing.split(separator: UInt8(ascii: "\n")) {
+                let step = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["step"] as? Int
+                if (step ?? 0) <= lastStep { kept.append(line + [UInt8(ascii: "\n")]) }
+            }
         }
+        try kept.write(to: url, options: .atomic)
         handle = try FileHandle(forWritingTo: url)
         try handle.seekToEnd()
     }

@@ -90,6 +90,7 @@ public final class TrainingRun {
 
         let model = try Mistral.load(directory: modelDirectory, dtype: recipe.model.dtype)
         model.activationCheckpointing = recipe.train.activationCheckpointing
+        try model.check(tokenizer)
         self.model = model
         var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
         if let start {
