@@ -39,11 +39,7 @@ struct Demo: ParsableCommand {
             let bench = try BenchReader.read(folder.appendingPathComponent("data/bench.jsonl"))
             func score(_ name: String, _ model: Mistral) throws -> ReportDocument.Benchmark.Row {
                 let results = model.evaluate(bench: bench, tokenizer: tokenizerModel)
-                let lines = try results.enumerated().map { index, result in
-                    String(decoding: try JSONSerialization.data(
-                        withJSONObject: ["index": index, "response": result.response, "scores": result.score.dictionary] as [String: Any],
-                        options: [.sortedKeys]), as: UTF8.self)
-                }
+                let lines = try results.enumerated().map { try benchLine($0, $1) }
                 let file = "bench-\(name.replacingOccurrences(of: " ", with: "-")).jsonl"
                 try (lines.joined(separator: "\n") + "\n").write(toFile: path(file), atomically: true, encoding: .utf8)
                 let average = Rubric.average(results.map(\.score))

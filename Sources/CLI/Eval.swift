@@ -43,10 +43,7 @@ struct Eval: ParsableCommand {
                 let records = try BenchReader.read(url)
                 let responses = mistral.evaluate(bench: records, tokenizer: tokenizer, maxNewTokens: maxNewTokens)
                 if json {
-                    for (index, result) in responses.enumerated() {
-                        let object: [String: Any] = ["index": index, "response": result.response, "scores": result.score.dictionary]
-                        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-                    }
+                    for (index, result) in responses.enumerated() { print(try benchLine(index, result)) }
                 } else {
                     let average = Rubric.average(responses.map(\.score))
                     print("\(records.count) benchmark answers, rubric scores 1-5:")
@@ -73,4 +70,10 @@ struct Eval: ParsableCommand {
             }
         }
     }
+}
+
+/// One benchmark answer as the JSON line `eval --json` prints: {"index", "response", "scores"}.
+func benchLine(_ index: Int, _ result: BenchResponse) throws -> String {
+    let object: [String: Any] = ["index": index, "response": result.response, "scores": result.score.dictionary]
+    return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
 }

@@ -15,9 +15,7 @@ final class LoRATrainingGoldenTests: XCTestCase {
     private func goldenBatch(_ tokenizer: Tokenizer) throws -> MicroBatch {
         let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
         let examples = records.map { record in
-            TokenizedExample(
-                promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
-                responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer))
+            ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)
         }
         return MicroBatch(rows: examples.map { [$0] }, packed: false)
     }

@@ -52,9 +52,7 @@ final class SFTTrainingTests: XCTestCase {
         let tokenizer = try Tokenizer.load(modelDirectory: folder)
         let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
         let batch = MicroBatch(rows: records.map { record in
-            [TokenizedExample(
-                promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
-                responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer))]
+            [ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)]
         }, packed: false)
         var results = [(Float, [Tensor])]()
         for checkpointing in [false, true] {
@@ -82,9 +80,7 @@ final class SFTTrainingTests: XCTestCase {
         let model = try Mistral.load(directory: folder)
         let tokenizer = try Tokenizer.load(modelDirectory: folder)
         let examples = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records.map { record in
-            TokenizedExample(
-                promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
-                responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer))
+            ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)
         }
         let separate = MicroBatch(rows: examples.map { [$0] }, packed: false)
         let packed = MicroBatch(rows: [examples], packed: true)

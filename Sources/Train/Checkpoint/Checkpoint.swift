@@ -20,7 +20,7 @@ public struct StoredAdapter {
     }
 
     public var rank: Int { a.shape[0] }
-    public var scale: Float { useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+    public var scale: Float { LoRAAdapter.scale(alpha: alpha, rank: rank, useRSLoRA: useRSLoRA) }
 }
 
 /// What a run adds to every checkpoint besides its training state.

@@ -15,6 +15,13 @@ public enum ChatTemplate {
     public static func responseIds(_ response: String, tokenizer: Tokenizer) -> [Int32] {
         tokenizer.encode(response, addBOS: false) + [tokenizer.eosId]
     }
+
+    /// A response to `prompt` under `system`, tokenized as the template prescribes.
+    public static func example(system: String?, prompt: String, response: String, tokenizer: Tokenizer) -> TokenizedExample {
+        TokenizedExample(
+            promptIds: promptIds(system: system, prompt: prompt, tokenizer: tokenizer),
+            responseIds: responseIds(response, tokenizer: tokenizer))
+    }
 }
 
 /// One tokenized example: prompt then response, with the response tokens scored (and the

@@ -9,7 +9,7 @@ public struct PreferencePair: Sendable {
 }
 
 /// Tokenized preference pairs for DPO and ORPO.
-public struct PreferenceDataset: Sendable {
+public struct PreferenceDataset: Sendable, TrainingData {
     public let pairs: [PreferencePair]
     public let recordCount: Int
     public let instructionCount: Int
@@ -20,6 +20,7 @@ public struct PreferenceDataset: Sendable {
 
     public var totalTokens: Int { pairs.reduce(0) { $0 + $1.chosen.ids.count + $1.rejected.ids.count } }
     public var responseTokens: Int { pairs.reduce(0) { $0 + $1.chosen.responseLength + $1.rejected.responseLength } }
+    public var exampleCount: Int { pairs.count }
 
     /// - Parameter scoreChosenPrompt: score the chosen prompt tokens too (ORPO's NLL over the
     ///   whole chosen sequence, as TRL computes it).
@@ -33,10 +34,9 @@ public struct PreferenceDataset: Sendable {
         var truncated = 0, dropped = 0
         for index in selection.keptIndices {
             let record = loaded.records[index]
-            let prompt = ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer)
-            var chosen = TokenizedExample(promptIds: prompt, responseIds: ChatTemplate.responseIds(record.chosen, tokenizer: tokenizer))
+            var chosen = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.chosen, tokenizer: tokenizer)
             chosen.scoresPrompt = scoreChosenPrompt
-            let rejected = TokenizedExample(promptIds: prompt, responseIds: ChatTemplate.responseIds(record.rejected, tokenizer: tokenizer))
+            let rejected = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer)
             guard let fittedChosen = try chosen.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line),
                   let fittedRejected = try rejected.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line)
             else {

@@ -11,10 +11,22 @@ public enum TruncationPolicy: String, Sendable, CaseIterable {
     case error
 }
 
+/// What a tokenized training set reports in the log header and `--dry-run`.
+public protocol TrainingData {
+    var recordCount: Int { get }  // valid records in the file
+    var instructionCount: Int { get }
+    var exampleCount: Int { get }  // examples or pairs kept
+    var invalidRecords: [DataError] { get }
+    var truncatedCount: Int { get }
+    var droppedCount: Int { get }
+    var totalTokens: Int { get }
+    var responseTokens: Int { get }
+}
+
 /// Tokenized supervised examples and the counts a run reports.
-public struct SFTDataset: Sendable {
+public struct SFTDataset: Sendable, TrainingData {
     public let examples: [TokenizedExample]
-    public let recordCount: Int  // valid records in the file
+    public let recordCount: Int
     public let instructionCount: Int
     public let systemMessagesPerInstruction: Int
     public let invalidRecords: [DataError]
@@ -22,6 +34,7 @@ public struct SFTDataset: Sendable {
     public let droppedCount: Int
 
     public var responseTokens: Int { examples.reduce(0) { $0 + $1.responseLength } }
+    public var exampleCount: Int { examples.count }
     public var totalTokens: Int { examples.reduce(0) { $0 + $1.ids.count } }
 
     public static func load(
@@ -34,9 +47,7 @@ public struct SFTDataset: Sendable {
         var truncated = 0, dropped = 0
         for index in selection.keptIndices {
             let record = loaded.records[index]
-            let example = TokenizedExample(
-                promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
-                responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer))
+            let example = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)
             guard let fitted = try example.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line) else {
                 dropped += 1
                 continue

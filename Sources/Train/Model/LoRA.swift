@@ -49,7 +49,12 @@ public final class LoRAAdapter {
     }
 
     public var rank: Int { a.shape[0] }
-    public var scale: Float { useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+    public var scale: Float { Self.scale(alpha: alpha, rank: rank, useRSLoRA: useRSLoRA) }
+
+    /// PEFT's scaling: alpha / r, or alpha / sqrt(r) with rsLoRA.
+    public static func scale(alpha: Float, rank: Int, useRSLoRA: Bool) -> Float {
+        useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
+    }
 
     // x: (..., in) -> (..., out)
     func callAsFunction(_ x: Tensor) -> Tensor {

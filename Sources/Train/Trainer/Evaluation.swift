@@ -27,15 +27,12 @@ extension Mistral {
     }
 
     public func score(_ record: SFTRecord, tokenizer: Tokenizer) -> ResponseScore {
-        score(TokenizedExample(
-            promptIds: ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer),
-            responseIds: ChatTemplate.responseIds(record.output, tokenizer: tokenizer)))
+        score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer))
     }
 
     public func score(_ record: PreferenceRecord, tokenizer: Tokenizer) -> PairScore {
-        let prompt = ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer)
-        return PairScore(
-            chosen: score(TokenizedExample(promptIds: prompt, responseIds: ChatTemplate.responseIds(record.chosen, tokenizer: tokenizer))),
-            rejected: score(TokenizedExample(promptIds: prompt, responseIds: ChatTemplate.responseIds(record.rejected, tokenizer: tokenizer))))
+        PairScore(
+            chosen: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.chosen, tokenizer: tokenizer)),
+            rejected: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer)))
     }
 }

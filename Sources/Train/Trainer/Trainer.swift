@@ -57,6 +57,14 @@ public struct StepSchedule: Sendable {
         fatalError("StepSchedule: step \(step) is past the last step \(totalSteps)")
     }
 
+    /// Where the data stands after `completedSteps`: the epoch and the index of its next
+    /// micro-batch (one past the last epoch when training is complete).
+    public func position(after completedSteps: Int) -> (epoch: Int, nextMicroBatch: Int) {
+        guard completedSteps < totalSteps else { return (stepsPerEpoch.count, 0) }
+        let (epoch, range) = locate(completedSteps)
+        return (epoch, range.lowerBound)
+    }
+
     /// Fractional epoch after `completedSteps`, as HF logs it.
     public func epochProgress(_ completedSteps: Int) -> Double {
         guard completedSteps > 0 else { return 0 }
@@ -106,14 +114,14 @@ public final class Trainer {
     /// Continues exactly where `checkpoint` stopped: parameters, optimizer moments, step,
     /// dropout generator (the data order follows from the step).
     public func restore(from checkpoint: LoadedCheckpoint) throws {
-        let position = checkpoint.globalStep < steps.totalSteps ? steps.locate(checkpoint.globalStep) : (steps.stepsPerEpoch.count, 0..<0)
+        let position = steps.position(after: checkpoint.globalStep)
         guard checkpoint.totalSteps == steps.totalSteps, checkpoint.warmupSteps == schedule.warmupSteps,
-              checkpoint.seed == recipe.train.seed, checkpoint.epoch == position.0, checkpoint.nextMicroBatch == position.1.lowerBound
+              checkpoint.seed == recipe.train.seed, checkpoint.epoch == position.epoch, checkpoint.nextMicroBatch == position.nextMicroBatch
         else {
             throw CheckpointError(checkpoint.url, "was written by a run with another schedule or data order (total steps \(checkpoint.totalSteps), "
                 + "warmup \(checkpoint.warmupSteps), seed \(checkpoint.seed), epoch \(checkpoint.epoch), micro-batch \(checkpoint.nextMicroBatch)); "
                 + "this recipe and data give total steps \(steps.totalSteps), warmup \(schedule.warmupSteps), seed \(recipe.train.seed), "
-                + "epoch \(position.0), micro-batch \(position.1.lowerBound): resume with the same recipe, data and --set values")
+                + "epoch \(position.epoch), micro-batch \(position.nextMicroBatch): resume with the same recipe, data and --set values")
         }
         for parameter in parameters {
             for moments in [checkpoint.expAvg, checkpoint.expAvgSq] {
@@ -183,11 +191,11 @@ public final class Trainer {
 
     private func save(name: String) throws -> URL {
         let url = outputDirectory.appendingPathComponent(name)
-        let position = completedSteps < steps.totalSteps ? steps.locate(completedSteps) : (steps.stepsPerEpoch.count, 0..<0)
+        let position = steps.position(after: completedSteps)
         try Checkpoint.write(
             CheckpointContents(
                 context: checkpointContext, recipeYAML: recipe.resolvedYAML, globalStep: completedSteps,
-                epoch: position.0, nextMicroBatch: position.1.lowerBound, seed: UInt64(recipe.train.seed),
+                epoch: position.epoch, nextMicroBatch: position.nextMicroBatch, seed: UInt64(recipe.train.seed),
                 model: model, parameters: parameters, optimizer: optimizer, learningRate: schedule.learningRate(max(completedSteps - 1, 0)),
                 schedule: schedule, dropoutGeneratorState: dropoutState.generator.state),
             to: url)

@@ -112,16 +112,16 @@ public final class TrainingRun {
         if let lora = recipe.lora { model.attachLoRA(lora.config, seed: seed, dropoutState: dropoutState) }
 
         let objective: TrainingObjective
-        let summary: DatasetSummary
+        let summary: TrainingData
         switch datasets {
         case .sft(let train, let eval):
-            summary = DatasetSummary(train)
+            summary = train
             objective = SFTObjective(
                 model: model, train: train, eval: eval,
                 plan: BatchPlan(lengths: train.examples.map { $0.ids.count }, microBatchSize: recipe.train.microBatchSize,
                                 packing: data.packing, maxSeqLen: data.maxSeqLen, seed: seed))
         case .preference(let train, let eval):
-            summary = DatasetSummary(train)
+            summary = train
             let loss: PreferenceObjective.Loss = recipe.stage == .orpo
                 ? .orpo(lambda: Float(recipe.orpo.lambda))
                 : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
@@ -141,10 +141,10 @@ public final class TrainingRun {
         let trainable = trainer.parameters.reduce(0) { $0 + $1.tensor.count }
         let all = model.namedWeights.reduce(0) { $0 + $1.tensor.count }
         plan = TrainingPlan(
-            stage: recipe.stage, records: summary.records, instructions: summary.instructions,
-            systemMessagesPerInstruction: data.systemMessagesPerInstruction, examples: summary.examples,
-            invalidRecords: summary.invalid, truncated: summary.truncated, dropped: summary.dropped,
-            tokens: summary.tokens, scoredTokens: summary.scoredTokens, optimizerSteps: trainer.steps.totalSteps,
+            stage: recipe.stage, records: summary.recordCount, instructions: summary.instructionCount,
+            systemMessagesPerInstruction: data.systemMessagesPerInstruction, examples: summary.exampleCount,
+            invalidRecords: summary.invalidRecords.count, truncated: summary.truncatedCount, dropped: summary.droppedCount,
+            tokens: summary.totalTokens, scoredTokens: summary.responseTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
             trainableParameters: trainable, frozenParameters: recipe.lora == nil ? 0 : all,
             estimatedMemoryBytes: Self.estimateMemory(model.config, recipe: recipe, trainable: trainable, all: all))
@@ -158,20 +158,5 @@ public final class TrainingRun {
         let tokens = recipe.train.microBatchSize * recipe.data.maxSeqLen
         let perLayer = tokens * (34 * c.hiddenSize + 4 * c.intermediateSize) * 4
         return weightBytes + 16 * trainable + c.numHiddenLayers * perLayer + 64 * c.vocabSize * 4
-    }
-}
-
-/// The counts of a tokenized training set that the log header reports.
-struct DatasetSummary {
-    let records, instructions, examples, invalid, truncated, dropped, tokens, scoredTokens: Int
-
-    init(_ d: SFTDataset) {
-        (records, instructions, examples, invalid) = (d.recordCount, d.instructionCount, d.examples.count, d.invalidRecords.count)
-        (truncated, dropped, tokens, scoredTokens) = (d.truncatedCount, d.droppedCount, d.totalTokens, d.responseTokens)
-    }
-
-    init(_ d: PreferenceDataset) {
-        (records, instructions, examples, invalid) = (d.recordCount, d.instructionCount, d.pairs.count, d.invalidRecords.count)
-        (truncated, dropped, tokens, scoredTokens) = (d.truncatedCount, d.droppedCount, d.totalTokens, d.responseTokens)
     }
 }
