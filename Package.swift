@@ -5,12 +5,17 @@ import PackageDescription
 // which strict Swift 6 concurrency checking would reject without adding any safety.
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
+// Dependency arrows point down only (docs/ARCHITECTURE.md):
+// Tensor, Tokenizer <- Model <- Training <- Evaluation <- CLI.
 let package = Package(
     name: "Facet",
     products: [
         .executable(name: "train", targets: ["CLI"]),
-        .library(name: "Train", targets: ["Train"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Model", targets: ["Model"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,16 +29,33 @@ let package = Package(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
             providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swift5),
+        .target(name: "Tokenizer", swiftSettings: swift5),
+        .target(name: "Model", dependencies: ["Tensor", "Tokenizer"], swiftSettings: swift5),
         .target(
-            name: "Train",
-            dependencies: ["Tensor", "CHDF5", .product(name: "Yams", package: "Yams")],
+            name: "Training",
+            dependencies: ["Model", "Tensor", "Tokenizer", "CHDF5", .product(name: "Yams", package: "Yams")],
             swiftSettings: swift5),
+        .target(name: "Evaluation", dependencies: ["Training", "Model", "Tensor", "Tokenizer"], swiftSettings: swift5),
         .executableTarget(
             name: "CLI",
-            dependencies: ["Train", "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Evaluation", "Training", "Model", "Tensor", "Tokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swift5),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport", swiftSettings: swift5),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: swift5),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Tensor", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor", "TestSupport"], swiftSettings: swift5),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
+            swiftSettings: swift5),
+        .testTarget(
+            name: "EvaluationTests", dependencies: ["Evaluation", "Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
+            swiftSettings: swift5),
+        // Runs the built `train` executable end to end.
+        .testTarget(
+            name: "CLITests", dependencies: ["CLI", "Evaluation", "Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
+            swiftSettings: swift5),
     ]
 )

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tensor
-import Train
+import Training
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
+import Evaluation
 import Foundation
-import Train
+import Training
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,16 +21,29 @@ struct Eval: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: data)
-            let kind = try RecordReader.kind(of: url)
+            let isBenchmark = try BenchReader.isBenchmark(url)
             let tokenizer = try model.loadTokenizer()
             let mistral = try policy.load(model)
             try mistral.check(tokenizer)
-            switch kind {
+            if isBenchmark {
+                let records = try BenchReader.read(url)
+                let responses = BenchEvaluator(model: mistral, tokenizer: tokenizer, maxNewTokens: maxNewTokens).evaluate(records)
+                if json {
+                    for (index, result) in responses.enumerated() { print(try result.jsonLine(index: index)) }
+                } else {
+                    let average = Rubric.average(responses.map(\.score))
+                    print("\(records.count) benchmark answers, rubric scores 1-5:")
+                    for key in RubricScore.keys { print(String(format: "  %-22@ %.2f", key, average[key] ?? 0)) }
+                }
+                return
+            }
+            let scorer = ResponseScorer(model: mistral, tokenizer: tokenizer)
+            switch try RecordReader.kind(of: url) {
             case .sft:
                 let records = try RecordReader.sft(url).records
                 var total = 0.0, tokens = 0
                 for (index, record) in records.enumerated() {
-                    let score = mistral.score(record, tokenizer: tokenizer)
+                    let score = scorer.score(record)
                     total += score.logp
                     tokens += score.tokens
                     if json { print("{\"index\": \(index), \"logp\": \(score.logp), \"tokens\": \(score.tokens)}") }
@@ -39,21 +53,11 @@ struct Eval: ParsableCommand {
                     print(String(format: "%d records, %d response tokens: mean NLL per token %.4f (perplexity %.2f)",
                                  records.count, tokens, nll, Foundation.exp(nll)))
                 }
-            case .bench:
-                let records = try BenchReader.read(url)
-                let responses = mistral.evaluate(bench: records, tokenizer: tokenizer, maxNewTokens: maxNewTokens)
-                if json {
-                    for (index, result) in responses.enumerated() { print(try benchLine(index, result)) }
-                } else {
-                    let average = Rubric.average(responses.map(\.score))
-                    print("\(records.count) benchmark answers, rubric scores 1-5:")
-                    for key in RubricScore.keys { print(String(format: "  %-22@ %.2f", key, average[key] ?? 0)) }
-                }
             case .preference:
                 let records = try RecordReader.preferences(url).records
                 var total = 0.0, tokens = 0, wins = 0
                 for (index, record) in records.enumerated() {
-                    let pair = mistral.score(record, tokenizer: tokenizer)
+                    let pair = scorer.score(record)
                     total += pair.chosen.logp
                     tokens += pair.chosen.tokens
                     if pair.chosen.logp > pair.rejected.logp { wins += 1 }
@@ -70,10 +74,4 @@ struct Eval: ParsableCommand {
             }
         }
     }
-}
-
-/// One benchmark answer as the JSON line `eval --json` prints: {"index", "response", "scores"}.
-func benchLine(_ index: Int, _ result: BenchResponse) throws -> String {
-    let object: [String: Any] = ["index": index, "response": result.response, "scores": result.score.dictionary]
-    return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
 }

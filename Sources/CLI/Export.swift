@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
+import Model
 import Tensor
-import Train
+import Training
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,7 +39,7 @@ struct Export: ParsableCommand {
                 let config = try MistralConfig(contentsOf: baseURL.appendingPathComponent("config.json"))
                 let dtype: DType = loaded.weights.isEmpty && loaded.baseWeights.isEmpty && config.savedDType == "bfloat16" ? .bfloat16 : .float32
                 let mistral = try Mistral.load(directory: baseURL, dtype: dtype)
-                try mistral.apply(loaded)
+                try loaded.apply(to: mistral)
                 try MergedExport.write(mistral, sourceDirectory: baseURL, to: output)
                 print("wrote merged \(dtype.rawValue) model to \(out)")
             }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
-import Train
+import Model
+import Tokenizer
+import Training
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(

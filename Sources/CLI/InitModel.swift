@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
-import Tensor
-import Train
+import Model
 
 struct InitModel: ParsableCommand {
     static let configuration = CommandConfiguration(

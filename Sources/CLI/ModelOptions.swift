@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Model
 import Tensor
-import Train
+import Tokenizer
+import Training
 
 /// `--model DIR`: an HF folder with config.json, safetensors and a tokenizer.
 struct ModelOptions: ParsableArguments {
@@ -35,7 +37,7 @@ struct PolicyOptions: ParsableArguments {
 
     func load(_ model: ModelOptions) throws -> Mistral {
         let mistral = try model.loadModel()
-        if let checkpoint { try mistral.apply(try Checkpoint.read(URL(fileURLWithPath: checkpoint))) }
+        if let checkpoint { try Checkpoint.read(URL(fileURLWithPath: checkpoint)).apply(to: mistral) }
         if let adapter { try mistral.merge(try PEFTAdapter.read(URL(fileURLWithPath: adapter))) }
         return mistral
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
+import Evaluation
 import Foundation
-import Train
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,8 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Tensor
-import Train
+import Training
 
 /// Options shared by `train sft | dpo | orpo`.
 struct StageOptions: ParsableArguments {
@@ -84,11 +85,6 @@ private func printHeader(_ run: TrainingRun) {
           + "(\(recipe.train.epochs) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation), "
           + "\(recipe.train.lrScheduler.rawValue) lr \(recipe.train.learningRate), \(p.warmupSteps) warmup steps")
     print(String(format: "estimated memory: %.2f GiB; output: %@", Double(p.estimatedMemoryBytes) / 1_073_741_824, recipe.output.dir))
-}
-
-func formatDuration(_ seconds: Double) -> String {
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
 }
 
 /// One updating line on a terminal, plain log lines otherwise.

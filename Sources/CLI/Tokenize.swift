@@ -1,5 +1,4 @@
 import ArgumentParser
-import Train
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show the token ids of a text (with the leading BOS).")

@@ -1,20 +1,19 @@
 import ArgumentParser
 import Foundation
-import Tensor
-import Train
+import Model
 
 @main
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, Ablate.self, Eval.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, Bench.self, Doctor.self, Report.self, SynthCommand.self])
+        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, Ablate.self, Eval.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, SpeedBench.self, Doctor.self, Report.self, SynthCommand.self])
 }
 
-struct Bench: ParsableCommand {
+struct SpeedBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: one LoRA training step of a model (default), or attention alone.",
-        subcommands: [BenchStep.self, BenchAttention.self], defaultSubcommand: BenchStep.self)
+        subcommands: [SpeedBenchStep.self, SpeedBenchAttention.self], defaultSubcommand: SpeedBenchStep.self)
 }
 
 /// Runs `body`, turning any error into one readable line on stderr and exit code 1.

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Model
+import Tensor
+import Training
+
+struct SpeedBenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "step",
+        abstract: "Time one LoRA SFT step (forward, backward, AdamW) on random weights of a preset's shapes or of a model folder.")
+
+    @Option(help: "tiny | small | 7b-shape") var preset: String?
+    @Option(help: "An HF model folder instead of a preset.") var model: String?
+    @Option(help: "Tokens in the sequence.") var seq = 512
+    @Option(help: "Timed steps after one warm-up.") var steps = 3
+    @Flag(inversion: .prefixedNo, help: "Recompute layers in backward (on by default for 7b-shape).")
+    var activationCheckpointing: Bool?
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard (preset == nil) != (model == nil) else { throw ValidationError("give --preset or --model") }
+        if let preset, SpeedBenchmarkPreset.named(preset) == nil { throw ValidationError("unknown preset '\(preset)' (tiny, small, 7b-shape)") }
+        guard seq >= 8, steps >= 1 else { throw ValidationError("--seq must be at least 8 and --steps at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            try BLAS.ensureLoaded()
+            let mistral: Mistral
+            let name: String
+            var checkpointing = activationCheckpointing ?? false
+            if let preset, let chosen = SpeedBenchmarkPreset.named(preset) {
+                mistral = try Mistral.randomlyInitialized(config: chosen.config, dtype: chosen.dtype, seed: 1)
+                name = preset
+                checkpointing = activationCheckpointing ?? (preset == "7b-shape")
+            } else {
+                mistral = try Mistral.load(directory: URL(fileURLWithPath: model!), dtype: .bfloat16)
+                name = model!
+            }
+            let result = SpeedBenchmark.run(model: mistral, sequenceLength: seq, steps: steps, recomputeActivations: checkpointing)
+            let peak = BLAS.measureThroughput()
+            let c = mistral.config
+            let gib = Double(result.peakResidentBytes) / 1_073_741_824
+            if json {
+                let object: [String: Any] = [
+                    "preset": name, "seq": seq, "steps": steps, "hidden": c.hiddenSize, "intermediate": c.intermediateSize,
+                    "layers": c.numHiddenLayers, "heads": c.numAttentionHeads, "kv_heads": c.numKeyValueHeads, "vocab": c.vocabSize,
+                    "dtype": mistral.lmHead.dtype.rawValue, "activation_checkpointing": checkpointing,
+                    "step_s_median": result.medianStepSeconds, "step_s": result.stepSeconds, "tokens_per_s": result.tokensPerSecond,
+                    "gflops": result.gigaflopsPerSecond, "gemm_peak_gflops": peak, "peak_rss_gib": gib, "openblas_core": BLAS.activeCore,
+                ]
+                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print("bench \(name): hidden \(c.hiddenSize), intermediate \(c.intermediateSize), \(c.numHiddenLayers) layers, "
+                      + "\(c.numAttentionHeads) heads (\(c.numKeyValueHeads) KV), vocab \(c.vocabSize), \(mistral.lmHead.dtype.rawValue) frozen weights")
+                print("LoRA r 16 on 7 projections, seq \(seq), loss on the last 3/4, activation checkpointing \(checkpointing ? "on" : "off"), openblas core \(BLAS.activeCore)")
+                print(String(format: "step time (median of %d): %.3f s   %.0f tokens/s", steps, result.medianStepSeconds, result.tokensPerSecond))
+                print(String(format: "achieved %.1f GFLOP/s = %.0f%% of the measured GEMM peak (%.1f GFLOP/s)",
+                             result.gigaflopsPerSecond, 100 * result.gigaflopsPerSecond / peak, peak))
+                print(String(format: "peak RSS: %.2f GiB", gib))
+            }
+        }
+    }
+}

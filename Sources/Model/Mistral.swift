@@ -1,0 +1,241 @@
+import Foundation
+import Tensor
+import Tokenizer
+
+/// One decoder block: pre-norm attention and a pre-norm SwiGLU MLP, each with a residual.
+public final class DecoderLayer {
+    public let inputLayernorm: Tensor  // [hidden]
+    public let qProj, kProj, vProj, oProj: Linear
+    public let postAttentionLayernorm: Tensor  // [hidden]
+    public let gateProj, upProj, downProj: Linear
+
+    init(index: Int, config c: MistralConfig, dtype: DType, tensor: (String, [Int], DType) throws -> Tensor) throws {
+        let prefix = "model.layers.\(index)"
+        func linear(_ module: String, _ out: Int, _ input: Int) throws -> Linear {
+            let name = "\(prefix).\(module)"
+            return Linear(name: name, weight: try tensor("\(name).weight", [out, input], dtype))
+        }
+        inputLayernorm = try tensor("\(prefix).input_layernorm.weight", [c.hiddenSize], .float32)
+        qProj = try linear("self_attn.q_proj", c.numAttentionHeads * c.headDim, c.hiddenSize)
+        kProj = try linear("self_attn.k_proj", c.numKeyValueHeads * c.headDim, c.hiddenSize)
+        vProj = try linear("self_attn.v_proj", c.numKeyValueHeads * c.headDim, c.hiddenSize)
+        oProj = try linear("self_attn.o_proj", c.hiddenSize, c.numAttentionHeads * c.headDim)
+        postAttentionLayernorm = try tensor("\(prefix).post_attention_layernorm.weight", [c.hiddenSize], .float32)
+        gateProj = try linear("mlp.gate_proj", c.intermediateSize, c.hiddenSize)
+        upProj = try linear("mlp.up_proj", c.intermediateSize, c.hiddenSize)
+        downProj = try linear("mlp.down_proj", c.hiddenSize, c.intermediateSize)
+    }
+
+    public var linears: [Linear] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
+
+    /// The tensors of this layer that are being trained.
+    var trainedTensors: [Tensor] {
+        ([inputLayernorm, postAttentionLayernorm] + linears.flatMap { [$0.weight] + ($0.adapter.map { [$0.a, $0.b] } ?? []) })
+            .filter(\.requiresGrad)
+    }
+}
+
+/// Token ids of a batch of equal-length rows (right-padded), with each token's position and,
+/// for packed rows, the record (segment) it belongs to.
+public struct TokenBatch: Sendable {
+    public let ids: [Int32]  // [batch * tokens]
+    public let batch: Int
+    public let tokens: Int
+    public let positions: [Int32]  // [batch * tokens]
+    public let segmentIds: [Int32]?  // [batch * tokens], nil when each row is one record
+
+    public init(ids: [Int32], batch: Int, tokens: Int, positions: [Int32]? = nil, segmentIds: [Int32]? = nil) {
+        require(ids.count == batch * tokens, "TokenBatch: \(ids.count) ids for \(batch) x \(tokens)")
+        self.ids = ids
+        self.batch = batch
+        self.tokens = tokens
+        self.positions = positions ?? (0..<batch).flatMap { _ in (0..<tokens).map(Int32.init) }
+        self.segmentIds = segmentIds
+    }
+}
+
+/// The Mistral decoder (`MistralForCausalLM`), in forward order as transformers writes it.
+public final class Mistral {
+    public let config: MistralConfig
+    public let embedTokens: Tensor  // [vocab, hidden]
+    public let layers: [DecoderLayer]
+    public let norm: Tensor  // [hidden]
+    public let lmHead: Tensor  // [vocab, hidden]
+    /// Recompute each decoder layer during backward instead of keeping its activations.
+    public var recomputesActivations = false
+    /// The dropout state of the adapters, replayed when a layer is recomputed.
+    public var dropoutState: DropoutState?
+
+    /// Builds the model from named HF tensors. Matrices are stored as `dtype` (bfloat16 halves
+    /// the memory of frozen weights); norms stay float32.
+    public init(config: MistralConfig, dtype: DType = .float32, tensor: (String, [Int], DType) throws -> Tensor) throws {
+        self.config = config
+        embedTokens = try tensor("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize], dtype)
+        layers = try (0..<config.numHiddenLayers).map {
+            try DecoderLayer(index: $0, config: config, dtype: dtype, tensor: tensor)
+        }
+        norm = try tensor("model.norm.weight", [config.hiddenSize], .float32)
+        lmHead = try tensor("lm_head.weight", [config.vocabSize, config.hiddenSize], dtype)
+    }
+
+    /// Loads an HF model folder: `config.json` and single or sharded safetensors.
+    public static func load(directory: URL, dtype: DType = .float32) throws -> Mistral {
+        guard FileManager.default.fileExists(atPath: directory.path) else {
+            throw ModelError("model folder \(directory.path) does not exist")
+        }
+        let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        let weights = try SafetensorsCollection(directory: directory)
+        return try Mistral(config: config, dtype: dtype) { name, shape, dtype in
+            try weights.tensor(name, shape: shape, as: dtype)
+        }
+    }
+
+    /// Refuses a tokenizer whose ids the embedding table cannot hold.
+    public func check(_ tokenizer: Tokenizer) throws {
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw ModelError("the tokenizer has \(tokenizer.vocabularySize) tokens but the model's vocab_size is \(config.vocabSize)")
+        }
+    }
+
+    /// Every linear layer, in model order.
+    public var linears: [Linear] { layers.flatMap(\.linears) }
+
+    /// The linear layer with HF module path `module`.
+    public func linear(named module: String) -> Linear? {
+        linears.first { $0.name == module }
+    }
+
+    /// Every weight of the model by HF name (full fine-tuning trains all of them).
+    public var namedWeights: [Parameter] {
+        var weights = [Parameter(name: "model.embed_tokens.weight", tensor: embedTokens)]
+        for (index, layer) in layers.enumerated() {
+            let prefix = "model.layers.\(index)"
+            weights.append(Parameter(name: "\(prefix).input_layernorm.weight", tensor: layer.inputLayernorm))
+            weights.append(Parameter(name: "\(prefix).post_attention_layernorm.weight", tensor: layer.postAttentionLayernorm))
+            weights += layer.linears.map { Parameter(name: "\($0.name).weight", tensor: $0.weight) }
+        }
+        weights.append(Parameter(name: "model.norm.weight", tensor: norm))
+        weights.append(Parameter(name: "lm_head.weight", tensor: lmHead))
+        return weights
+    }
+
+    /// The trained tensors: adapter matrices (`<module>.lora_A`, `<module>.lora_B`) when the
+    /// model has adapters, otherwise every weight.
+    public var trainableParameters: [Parameter] {
+        let adapted = linears.compactMap { linear in linear.adapter.map { (linear.name, $0) } }
+        if adapted.isEmpty { return namedWeights }
+        return adapted.flatMap { name, adapter in
+            [Parameter(name: "\(name).lora_A", tensor: adapter.a), Parameter(name: "\(name).lora_B", tensor: adapter.b)]
+        }
+    }
+
+    /// Overwrites float32 weights with the given values by HF name; `source` names the file
+    /// they came from in errors.
+    public func load(weights values: [String: Tensor], source: String) throws {
+        let weights = Dictionary(uniqueKeysWithValues: namedWeights.map { ($0.name, $0.tensor) })
+        for (name, value) in values {
+            guard let weight = weights[name], weight.shape == value.shape, weight.dtype == .float32 else {
+                throw ModelError("\(source): weight '\(name)' \(value.shape) does not fit this model (load it as float32)")
+            }
+            weight.data.update(from: value.data, count: value.count)
+        }
+    }
+
+    /// Gives every targeted linear layer a fresh trainable adapter (A drawn from `seed`).
+    public func attachLoRA(_ config: LoRAConfig, seed: UInt64, dropoutState: DropoutState) {
+        self.dropoutState = dropoutState
+        var generator = RandomGenerator(seed: seed)
+        for linear in linears where config.targetModules.contains(linear.kind) {
+            linear.adapter = LoRAAdapter(
+                outFeatures: linear.outFeatures, inFeatures: linear.inFeatures, rank: config.rank, alpha: config.alpha,
+                useRSLoRA: config.useRSLoRA, dropout: config.dropout, dropoutState: dropoutState, generator: &generator)
+        }
+    }
+
+    /// Folds adapters into the weights (inference, or the frozen start of a new stage).
+    public func merge(_ adapters: [StoredAdapter]) throws {
+        for stored in adapters {
+            guard let linear = linear(named: stored.module) else {
+                throw ModelError("the adapter targets '\(stored.module)', which this model does not have")
+            }
+            guard stored.a.shape[1] == linear.inFeatures, stored.b.shape[0] == linear.outFeatures else {
+                throw ModelError("the adapter of '\(stored.module)' has A \(stored.a.shape) and B \(stored.b.shape), which do not fit a [\(linear.outFeatures), \(linear.inFeatures)] weight")
+            }
+            linear.adapter = LoRAAdapter(a: stored.a, b: stored.b, alpha: stored.alpha, useRSLoRA: stored.useRSLoRA, dropout: 0, dropoutState: nil)
+            linear.mergeAdapter()
+        }
+    }
+
+    /// Runs `body` with every adapter switched off (the reference model of DPO), switching
+    /// them back on however `body` exits.
+    public func withAdaptersDisabled<T>(_ body: () throws -> T) rethrows -> T {
+        for linear in linears { linear.adapterEnabled = false }
+        defer { for linear in linears { linear.adapterEnabled = true } }
+        return try body()
+    }
+
+    /// Final-norm hidden states [batch, tokens, hidden]. With a cache, the batch continues the
+    /// cached sequence (its positions must follow the cached ones) and the cache grows.
+    public func hiddenStates(_ batch: TokenBatch, cache: KVCache? = nil) -> Tensor {
+        let c = config
+        let (b, t) = (batch.batch, batch.tokens)
+        var h = embedTokens.embedding(batch.ids).reshaped([b, t, c.hiddenSize])
+        for (index, layer) in layers.enumerated() {
+            if recomputesActivations && cache == nil {
+                h = recomputedLayer(layer, index: index, h, batch)
+            } else {
+                h = layerForward(layer, index: index, h, batch, cache: cache)
+            }
+        }
+        return h.rmsNorm(weight: norm, eps: c.rmsNormEps)
+    }
+
+    // h: (batch, tokens, hidden) -> (batch, tokens, hidden)
+    func layerForward(_ layer: DecoderLayer, index: Int, _ h: Tensor, _ batch: TokenBatch, cache: KVCache?) -> Tensor {
+        let c = config
+        let (b, t) = (batch.batch, batch.tokens)
+        let x = h.rmsNorm(weight: layer.inputLayernorm, eps: c.rmsNormEps)
+        let q = layer.qProj(x).reshaped([b, t, c.numAttentionHeads, c.headDim])
+            .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
+        var k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+            .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
+        var v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+        if let cache { (k, v) = cache.append(layer: index, key: k, value: v) }
+        let attended = causalAttention(query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
+        let afterAttention = h + layer.oProj(attended.reshaped([b, t, c.numAttentionHeads * c.headDim]))
+        let y = afterAttention.rmsNorm(weight: layer.postAttentionLayernorm, eps: c.rmsNormEps)
+        return afterAttention + layer.downProj(swiGLU(gate: layer.gateProj(y), up: layer.upProj(y)))
+    }
+
+    /// The layer under activation recomputation; the recomputation replays the dropout masks
+    /// of the first pass.
+    private func recomputedLayer(_ layer: DecoderLayer, index: Int, _ h: Tensor, _ batch: TokenBatch) -> Tensor {
+        let parameters = layer.trainedTensors
+        let state = dropoutState
+        let before = state?.generator
+        var firstPass = true
+        return recomputed(h, parameters: parameters) { [self] input in
+            guard let state, let before else { return layerForward(layer, index: index, input, batch, cache: nil) }
+            let current = state.generator
+            state.generator = before
+            defer {
+                if !firstPass { state.generator = current }
+                firstPass = false
+            }
+            return layerForward(layer, index: index, input, batch, cache: nil)
+        }
+    }
+
+    /// Full logits [..., vocab] of some hidden states (generation, small checks). Training and
+    /// evaluation use `tokenLogProbs`, which never materialises all logits.
+    public func logits(_ hidden: Tensor) -> Tensor {
+        matmul(hidden, lmHead, transposeB: true)
+    }
+
+    /// log p(target) for each token of the batch whose target is not negative; targets are
+    /// aligned with positions (the target of position i is the token at i + 1). [batch * tokens]
+    public func logProbs(_ batch: TokenBatch, targets: [Int32]) -> Tensor {
+        let hidden = hiddenStates(batch)
+        return tokenLogProbs(hidden: hidden.reshaped([-1, config.hiddenSize]), weight: lmHead, targets: targets)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import Model
+import Tensor
+
+/// A recipe problem, located: "recipe.yaml: train.learning_rate: must be a number > 0, found 'abc'".
+public struct RecipeError: Error, CustomStringConvertible, Sendable {
+    /// The recipe file as given, or the `--set KEY=VALUE` the offending value came from.
+    public let source: String
+    /// Where a malformed YAML document broke, when the parser says.
+    public let line: Int?
+    /// The dotted path of the offending key, like `train.learning_rate`.
+    public let keyPath: String?
+    public let message: String
+
+    public init(source: String, line: Int? = nil, keyPath: String? = nil, _ message: String) {
+        self.source = source
+        self.line = line
+        self.keyPath = keyPath
+        self.message = message
+    }
+
+    public var description: String {
+        var location = source
+        if let line { location += ":\(line)" }
+        if let keyPath { return "\(location): \(keyPath): \(message)" }
+        return "\(location): \(message)"
+    }
+}
+
+/// A training run as a YAML recipe describes it (DESIGN.md section 9), every default filled in.
+/// YAML keys are the snake_case spellings of these properties (`train.learning_rate`).
+public struct Recipe: Equatable, Sendable {
+    public enum Stage: String, CaseIterable, Sendable {
+        case sft, dpo, orpo
+    }
+
+    public struct ModelSection: Equatable, Sendable {
+        /// A Hugging Face model folder: config.json, safetensors, tokenizer.
+        public var path: String
+        /// Storage of the frozen weights; arithmetic is float32 either way.
+        public var dtype = DType.float32
+
+        public init(path: String) { self.path = path }
+    }
+
+    /// LoRA adapters with PEFT's conventions; a recipe without this section trains every weight.
+    public struct LoRASection: Equatable, Sendable {
+        public var r = 16
+        public var alpha = 32.0
+        public var dropout = 0.0
+        public var targetModules = LoRAConfig.allTargets
+        /// Scale by `alpha / sqrt(r)` instead of `alpha / r`.
+        public var useRslora = false
+
+        public init() {}
+
+        /// The adapter settings as the model takes them.
+        public var config: LoRAConfig {
+            LoRAConfig(rank: r, alpha: Float(alpha), dropout: Float(dropout), targetModules: targetModules, useRSLoRA: useRslora)
+        }
+    }
+
+    public struct DataSection: Equatable, Sendable {
+        public var train: String
+        public var eval: String?
+        /// How many of an instruction's system messages are kept (chosen with the seed); the
+        /// paper's ablation varies it from 1 to 3.
+        public var systemMessagesPerInstruction = 3
+        public var maxSeqLen = 2048
+        public var packing = false
+        /// What happens to a record longer than `maxSeqLen`.
+        public var truncation = TruncationPolicy.truncate
+        /// Count and report bad records instead of stopping at the first.
+        public var skipInvalid = false
+
+        public init(train: String) { self.train = train }
+    }
+
+    public struct TrainSection: Equatable, Sendable {
+        public var epochs = 4
+        /// A cap on optimizer steps, below what `epochs` would give.
+        public var maxSteps: Int?
+        public var microBatchSize = 2
+        public var gradientAccumulationSteps = 4
+        public var learningRate = 5e-6
+        public var lrScheduler = LRSchedule.Kind.cosine
+        /// At most one of the two warmup keys is set; `Recipe.warmupSteps(totalSteps:)` resolves them.
+        public var warmupSteps: Int? = 10
+        public var warmupRatio: Double?
+        public var weightDecay = 0.0
+        /// nil: no gradient clipping.
+        public var maxGradNorm: Double? = 1.0
+        public var adamBeta1 = 0.9
+        public var adamBeta2 = 0.999
+        public var adamEpsilon = 1e-8
+        public var seed = 42
+        public var evalEverySteps: Int?
+        public var activationCheckpointing = false
+
+        public init() {}
+    }
+
+    public struct DPOSection: Equatable, Sendable {
+        public var beta = 0.1
+        public var loss = DPOLossType.sigmoid
+        public var labelSmoothing = 0.0
+        /// Score the reference model once before training instead of at every step.
+        public var precomputeReference = false
+
+        public init() {}
+    }
+
+    public struct ORPOSection: Equatable, Sendable {
+        public var lambda = 0.1
+        /// TRL takes the NLL term over prompt and response tokens; false restricts it to the response.
+        public var nllOnPrompt = true
+
+        public init() {}
+    }
+
+    public struct OutputSection: Equatable, Sendable {
+        public var dir: String
+        /// nil: only the final checkpoint is written.
+        public var saveEverySteps: Int? = 100
+        public var keepLast = 3
+        public var logEverySteps = 1
+
+        public init(dir: String) { self.dir = dir }
+    }
+
+    public var stage: Stage
+    public var model: ModelSection
+    /// nil: full fine-tuning.
+    public var lora: LoRASection?
+    public var data: DataSection
+    public var train: TrainSection
+    public var dpo: DPOSection
+    public var orpo: ORPOSection
+    public var output: OutputSection
+
+    public init(
+        stage: Stage, model: ModelSection, lora: LoRASection? = nil, data: DataSection, train: TrainSection = TrainSection(),
+        dpo: DPOSection = DPOSection(), orpo: ORPOSection = ORPOSection(), output: OutputSection
+    ) {
+        self.stage = stage
+        self.model = model
+        self.lora = lora
+        self.data = data
+        self.train = train
+        self.dpo = dpo
+        self.orpo = orpo
+        self.output = output
+    }
+
+    /// Reads and validates a recipe file; `overrides` are `--set` arguments like `train.learning_rate=1e-4`.
+    public static func load(_ url: URL, overrides: [String] = []) throws -> Recipe {
+        let source = url.relativePath
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RecipeError(source: source, "recipe file does not exist")
+        }
+        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+            throw RecipeError(source: source, "recipe file is not readable UTF-8 text")
+        }
+        return try Recipe(yaml: text, source: source, overrides: overrides)
+    }
+
+    /// Length of the linear warmup: `warmup_steps`, or `ceil(warmup_ratio * totalSteps)` computed
+    /// in floating point as transformers does (0.07 of 100 steps is 8).
+    public func warmupSteps(totalSteps: Int) -> Int {
+        if let ratio = train.warmupRatio { return Int((Double(totalSteps) * ratio).rounded(.up)) }
+        return train.warmupSteps ?? 0
+    }
+}

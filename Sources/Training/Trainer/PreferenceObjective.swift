@@ -1,0 +1,152 @@
+import Foundation
+import Model
+import Tensor
+
+/// DPO and ORPO over preference pairs. A micro-batch runs its chosen and rejected sequences
+/// as one batch (chosen rows first), like TRL's concatenated forward. Losses are means over
+/// the pairs of the whole optimizer step (ORPO's NLL: over the chosen tokens of the step).
+public final class PreferenceObjective: TrainingObjective {
+    public enum Loss {
+        case dpo(beta: Float, type: DPOLossType, labelSmoothing: Float)
+        case orpo(lambda: Float)
+    }
+
+    let model: Mistral
+    let train: PreferenceDataset
+    let eval: PreferenceDataset?
+    let plan: BatchPlan
+    let loss: Loss
+    private let epochs: EpochBatches
+    /// Reference log-probs by pair index (train set), when precomputed.
+    private var reference: [Int: (chosen: Float, rejected: Float)]?
+
+    public init(model: Mistral, train: PreferenceDataset, eval: PreferenceDataset?, plan: BatchPlan, loss: Loss) {
+        self.model = model
+        self.train = train
+        self.eval = eval
+        self.plan = plan
+        epochs = EpochBatches(plan)
+        self.loss = loss
+    }
+
+    /// Scores every training pair under the reference model once (`dpo.precompute_reference`).
+    public func precomputeReference() {
+        var table = [Int: (chosen: Float, rejected: Float)]()
+        for start in stride(from: 0, to: train.pairs.count, by: plan.microBatchSize) {
+            let indices = Array(start..<min(start + plan.microBatchSize, train.pairs.count))
+            let (chosen, rejected) = referenceLogProbs(indices.map { train.pairs[$0] })
+            for (k, index) in indices.enumerated() { table[index] = (chosen[k], rejected[k]) }
+        }
+        reference = table
+    }
+
+    public func microBatchCount(epoch: Int) -> Int { epochs[epoch].count }
+
+    /// Rows [chosen..., rejected...] of some pairs.
+    private func microBatch(_ pairs: [PreferencePair]) -> MicroBatch {
+        MicroBatch(rows: pairs.map { [$0.chosen] } + pairs.map { [$0.rejected] }, packed: false)
+    }
+
+    /// Summed response log-probs of the chosen and rejected sequences, and the token
+    /// log-probs they came from ([rows, tokens]).
+    private func sequenceLogProbs(_ batch: MicroBatch) -> (chosen: Tensor, rejected: Tensor, tokens: Tensor) {
+        let rows = batch.tokens.batch, n = rows / 2
+        let tokens = model.logProbs(batch.tokens, targets: batch.targets).reshaped([rows, batch.tokens.tokens])
+        let sums = (tokens * Tensor(batch.responseMask, shape: [rows, batch.tokens.tokens])).sum(axis: 1)
+        return (sums.slice(axis: 0, 0..<n), sums.slice(axis: 0, n..<rows), tokens)
+    }
+
+    private func referenceLogProbs(_ pairs: [PreferencePair]) -> (chosen: [Float], rejected: [Float]) {
+        withoutGradients {
+            model.withAdaptersDisabled {
+                let (chosen, rejected, _) = sequenceLogProbs(microBatch(pairs))
+                return (chosen.scalars, rejected.scalars)
+            }
+        }
+    }
+
+    /// The step-normalized loss of some pairs and its metric sums.
+    private func pairLoss(
+        _ pairs: [PreferencePair], indices: [Int]?, stepPairs: Int, stepNLLTokens: Int, metrics: inout PreferenceMetrics
+    ) -> (loss: Tensor, nll: Double) {
+        let batch = microBatch(pairs)
+        let (chosen, rejected, tokens) = sequenceLogProbs(batch)
+        let n = pairs.count
+        let chosenCounts = Tensor(pairs.map { Float($0.chosen.responseLength) }, shape: [n])
+        let rejectedCounts = Tensor(pairs.map { Float($0.rejected.responseLength) }, shape: [n])
+        switch loss {
+        case .dpo(let beta, let type, let labelSmoothing):
+            let referencePairs: (chosen: [Float], rejected: [Float])
+            if let reference, let indices {
+                referencePairs = (indices.map { reference[$0]!.chosen }, indices.map { reference[$0]!.rejected })
+            } else {
+                referencePairs = referenceLogProbs(pairs)
+            }
+            var referenceChosen = Tensor(referencePairs.chosen, shape: [n]), referenceRejected = Tensor(referencePairs.rejected, shape: [n])
+            var policyChosen = chosen, policyRejected = rejected
+            if type == .ipo {  // IPO compares per-token averages (TRL).
+                policyChosen = chosen / chosenCounts
+                policyRejected = rejected / rejectedCounts
+                referenceChosen = referenceChosen / chosenCounts
+                referenceRejected = referenceRejected / rejectedCounts
+            }
+            let result = dpoLoss(
+                policyChosen: policyChosen, policyRejected: policyRejected, referenceChosen: referenceChosen,
+                referenceRejected: referenceRejected, beta: beta, type: type, labelSmoothing: labelSmoothing)
+            metrics.add(chosenRewards: result.chosenRewards, rejectedRewards: result.rejectedRewards,
+                        chosenLogps: chosen.scalars, rejectedLogps: rejected.scalars)
+            return (result.losses.sum() * (1 / Float(stepPairs)), 0)
+        case .orpo(let lambda):
+            let ratio = orpoOddsRatio(chosenAverage: chosen / chosenCounts, rejectedAverage: rejected / rejectedCounts, lambda: lambda)
+            metrics.add(chosenRewards: ratio.chosenRewards, rejectedRewards: ratio.rejectedRewards,
+                        chosenLogps: chosen.scalars, rejectedLogps: rejected.scalars)
+            metrics.add("log_odds_ratio", sum: ratio.logSigmoidOdds.reduce(0) { $0 + Double($1) })
+            metrics.add("log_odds_chosen", sum: ratio.logOdds.reduce(0) { $0 + Double($1) })
+            let nll = tokens.slice(axis: 0, 0..<n).sum() * (-1 / Float(stepNLLTokens))
+            return (nll - ratio.terms.sum() * (1 / Float(stepPairs)), Double(nll.item))
+        }
+    }
+
+    /// Tokens of the chosen sequences that ORPO's NLL covers.
+    private func nllTokens(_ pairs: [PreferencePair]) -> Int {
+        pairs.reduce(0) { $0 + $1.chosen.targets.filter { $0 >= 0 }.count }
+    }
+
+    public func accumulate(epoch: Int, microBatches range: Range<Int>) -> StepOutcome {
+        let groups = epochs[epoch][range].map { $0.map { $0[0] } }
+        let stepPairs = groups.reduce(0) { $0 + $1.count }
+        let stepNLLTokens = nllTokens(groups.flatMap { $0.map { train.pairs[$0] } })
+        var metrics = PreferenceMetrics()
+        var outcome = StepOutcome(), nll = 0.0
+        for indices in groups {
+            let pairs = indices.map { train.pairs[$0] }
+            let (loss, batchNLL) = pairLoss(pairs, indices: indices, stepPairs: stepPairs, stepNLLTokens: stepNLLTokens, metrics: &metrics)
+            loss.backward()
+            outcome.loss += Double(loss.item)
+            outcome.tokens += pairs.reduce(0) { $0 + $1.chosen.ids.count + $1.rejected.ids.count }
+            nll += batchNLL
+        }
+        outcome.metrics = metrics.means()
+        if case .orpo = loss { outcome.metrics["nll_loss"] = nll }
+        return outcome
+    }
+
+    public func evaluate() -> [String: Double]? {
+        guard let eval else { return nil }
+        var metrics = PreferenceMetrics()
+        let total = eval.pairs.count, tokens = nllTokens(eval.pairs)
+        var lossSum = 0.0, nll = 0.0
+        withoutGradients {
+            for start in stride(from: 0, to: total, by: plan.microBatchSize) {
+                let pairs = Array(eval.pairs[start..<min(start + plan.microBatchSize, total)])
+                let (loss, batchNLL) = pairLoss(pairs, indices: nil, stepPairs: total, stepNLLTokens: tokens, metrics: &metrics)
+                lossSum += Double(loss.item)
+                nll += batchNLL
+            }
+        }
+        var result = metrics.means(prefix: "eval_")
+        result["eval_loss"] = lossSum
+        if case .orpo = loss { result["eval_nll_loss"] = nll }
+        return result
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+import Model
+import Tensor
+
+/// One logged optimizer step.
+public struct StepReport: Sendable {
+    public let step: Int  // 1-based
+    public let totalSteps: Int
+    public let epoch: Double
+    public let loss: Double
+    public let learningRate: Double
+    public let gradNorm: Double
+    public let tokensPerSecond: Double
+    public let secondsPerStep: Double
+    public let metrics: [String: Double]
+}
+
+public struct TrainingSummary: Sendable {
+    public let steps: Int
+    public let finalLoss: Double?
+    public let finalCheckpoint: URL
+    public let seconds: Double
+}
+
+public enum TrainingEvent: Sendable {
+    case step(StepReport)
+    case evaluation(step: Int, metrics: [String: Double])
+    case checkpoint(URL)
+}
+
+/// The schedule of optimizer steps over epochs: step s covers micro-batches
+/// [k * accumulation, (k + 1) * accumulation) of its epoch, the last step of an epoch
+/// taking what remains.
+public struct StepSchedule: Sendable {
+    public let stepsPerEpoch: [Int]
+    public let microBatchesPerEpoch: [Int]
+    public let accumulation: Int
+    public let totalSteps: Int
+
+    public init(microBatchesPerEpoch: [Int], accumulation: Int, maxSteps: Int?) {
+        self.microBatchesPerEpoch = microBatchesPerEpoch
+        self.accumulation = accumulation
+        stepsPerEpoch = microBatchesPerEpoch.map { ($0 + accumulation - 1) / accumulation }
+        let all = stepsPerEpoch.reduce(0, +)
+        totalSteps = maxSteps.map { min($0, all) } ?? all
+    }
+
+    /// Epoch and micro-batch range of global step `step` (0-based).
+    public func locate(_ step: Int) -> (epoch: Int, microBatches: Range<Int>) {
+        var rest = step
+        for (epoch, steps) in stepsPerEpoch.enumerated() {
+            if rest < steps {
+                let start = rest * accumulation
+                return (epoch, start..<min(start + accumulation, microBatchesPerEpoch[epoch]))
+            }
+            rest -= steps
+        }
+        fatalError("StepSchedule: step \(step) is past the last step \(totalSteps)")
+    }
+
+    /// Where the data stands after `completedSteps`: the epoch and the index of its next
+    /// micro-batch (one past the last epoch when training is complete).
+    public func position(after completedSteps: Int) -> (epoch: Int, nextMicroBatch: Int) {
+        guard completedSteps < totalSteps else { return (stepsPerEpoch.count, 0) }
+        let (epoch, range) = locate(completedSteps)
+        return (epoch, range.lowerBound)
+    }
+
+    /// Fractional epoch after `completedSteps`, as HF logs it.
+    public func epochProgress(_ completedSteps: Int) -> Double {
+        guard completedSteps > 0 else { return 0 }
+        let (epoch, range) = locate(completedSteps - 1)
+        let stepInEpoch = (range.lowerBound / accumulation) + 1
+        return Double(epoch) + Double(stepInEpoch) / Double(stepsPerEpoch[epoch])
+    }
+}
+
+/// The training loop shared by every stage: gradient accumulation through the objective,
+/// clipping, AdamW with a warmup schedule, metrics.jsonl, evaluation and checkpoints.
+public final class Trainer {
+    public let recipe: Recipe
+    public let model: Mistral
+    public let objective: TrainingObjective
+    public let parameters: [Parameter]
+    public let optimizer: AdamW
+    public let steps: StepSchedule
+    public let schedule: LRSchedule
+    public let dropoutState: DropoutState
+    public let checkpointContext: CheckpointContext
+    public let outputDirectory: URL
+    private(set) var completedSteps = 0
+
+    public init(
+        recipe: Recipe, model: Mistral, objective: TrainingObjective, dropoutState: DropoutState,
+        checkpointContext: CheckpointContext
+    ) {
+        self.recipe = recipe
+        self.model = model
+        self.objective = objective
+        self.dropoutState = dropoutState
+        self.checkpointContext = checkpointContext
+        parameters = model.trainableParameters
+        for parameter in parameters { parameter.tensor.requiresGrad = true }
+        let t = recipe.train
+        optimizer = AdamW(beta1: t.adamBeta1, beta2: t.adamBeta2, eps: t.adamEpsilon, weightDecay: t.weightDecay)
+        steps = StepSchedule(
+            microBatchesPerEpoch: (0..<t.epochs).map { objective.microBatchCount(epoch: $0) },
+            accumulation: t.gradientAccumulationSteps, maxSteps: t.maxSteps)
+        schedule = LRSchedule(
+            kind: t.lrScheduler, baseLR: t.learningRate, warmupSteps: recipe.warmupSteps(totalSteps: steps.totalSteps),
+            totalSteps: steps.totalSteps)
+        outputDirectory = URL(fileURLWithPath: recipe.output.dir)
+    }
+
+    /// Continues exactly where `checkpoint` stopped: parameters, optimizer moments, step,
+    /// dropout generator (the data order follows from the step).
+    public func restore(from checkpoint: LoadedCheckpoint) throws {
+        let position = steps.position(after: checkpoint.globalStep)
+        guard checkpoint.totalSteps == steps.totalSteps, checkpoint.warmupSteps == schedule.warmupSteps,
+              checkpoint.seed == recipe.train.seed, checkpoint.epoch == position.epoch, checkpoint.nextMicroBatch == position.nextMicroBatch
+        else {
+            throw CheckpointError(checkpoint.url, "was written by a run with another schedule or data order (total steps \(checkpoint.totalSteps), "
+                + "warmup \(checkpoint.warmupSteps), seed \(checkpoint.seed), epoch \(checkpoint.epoch), micro-batch \(checkpoint.nextMicroBatch)); "
+                + "this recipe and data give total steps \(steps.totalSteps), warmup \(schedule.warmupSteps), seed \(recipe.train.seed), "
+                + "epoch \(position.epoch), micro-batch \(position.nextMicroBatch): resume with the same recipe, data and --set values")
+        }
+        for parameter in parameters {
+            for moments in [checkpoint.expAvg, checkpoint.expAvgSq] {
+                guard moments[parameter.name]?.shape == parameter.tensor.shape else {
+                    throw CheckpointError(checkpoint.url, "has no optimizer moment of shape \(parameter.tensor.shape) for '\(parameter.name)'")
+                }
+            }
+        }
+        try checkpoint.restoreParameters(into: parameters)
+        optimizer.restore(step: checkpoint.optimizerStep, expAvg: checkpoint.expAvg, expAvgSq: checkpoint.expAvgSq)
+        dropoutState.generator = RandomGenerator(state: checkpoint.dropoutGeneratorState)
+        completedSteps = checkpoint.globalStep
+    }
+
+    public func run(events: (TrainingEvent) -> Void) throws -> TrainingSummary {
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let metricsFile = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: completedSteps)
+        let runStart = DispatchTime.now().uptimeNanoseconds
+        var lastLoss: Double?
+        let output = recipe.output
+        // A baseline before the first update, as HF's eval_on_start: the curves start at the untrained model.
+        if completedSteps == 0, recipe.train.evalEverySteps != nil, let metrics = objective.evaluate() {
+            try metricsFile.append(step: 0, evaluation: metrics)
+            events(.evaluation(step: 0, metrics: metrics))
+        }
+        while completedSteps < steps.totalSteps {
+            let step = completedSteps
+            let started = DispatchTime.now().uptimeNanoseconds
+            let (epoch, range) = steps.locate(step)
+            let outcome = dropoutState.training { objective.accumulate(epoch: epoch, microBatches: range) }
+            let gradNorm = GradientClipping.clip(parameters, maxNorm: recipe.train.maxGradNorm)
+            let lr = schedule.learningRate(step)
+            optimizer.update(parameters, lr: lr)
+            for parameter in parameters { parameter.tensor.grad = nil }
+            completedSteps += 1
+            lastLoss = outcome.loss
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            if completedSteps % output.logEverySteps == 0 || completedSteps == steps.totalSteps {
+                let report = StepReport(
+                    step: completedSteps, totalSteps: steps.totalSteps, epoch: steps.epochProgress(completedSteps),
+                    loss: outcome.loss, learningRate: lr, gradNorm: gradNorm,
+                    tokensPerSecond: Double(outcome.tokens) / max(seconds, 1e-9), secondsPerStep: seconds,
+                    metrics: outcome.metrics)
+                try metricsFile.append(report)
+                events(.step(report))
+            }
+            if let every = recipe.train.evalEverySteps, completedSteps % every == 0, let metrics = objective.evaluate() {
+                try metricsFile.append(step: completedSteps, evaluation: metrics)
+                events(.evaluation(step: completedSteps, metrics: metrics))
+            }
+            if let every = output.saveEverySteps, completedSteps % every == 0, completedSteps < steps.totalSteps {
+                events(.checkpoint(try save(name: String(format: "step-%06d.h5", completedSteps))))
+            }
+        }
+        if let every = recipe.train.evalEverySteps, steps.totalSteps % every != 0, let metrics = objective.evaluate() {
+            try metricsFile.append(step: completedSteps, evaluation: metrics)
+            events(.evaluation(step: completedSteps, metrics: metrics))
+        }
+        let final = try save(name: "final.h5")
+        events(.checkpoint(final))
+        return TrainingSummary(
+            steps: completedSteps, finalLoss: lastLoss, finalCheckpoint: final,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9)
+    }
+
+    private func save(name: String) throws -> URL {
+        let url = outputDirectory.appendingPathComponent(name)
+        let position = steps.position(after: completedSteps)
+        try Checkpoint.write(
+            CheckpointContents(
+                context: checkpointContext, recipeYAML: recipe.resolvedYAML, globalStep: completedSteps,
+                epoch: position.epoch, nextMicroBatch: position.nextMicroBatch, seed: UInt64(recipe.train.seed),
+                model: model, parameters: parameters, optimizer: optimizer, learningRate: schedule.learningRate(max(completedSteps - 1, 0)),
+                schedule: schedule, dropoutGeneratorState: dropoutState.generator.state),
+            to: url)
+        try Checkpoint.pruneSteps(in: outputDirectory, keepLast: recipe.output.keepLast)
+        return url
+    }
+}
+
+/// metrics.jsonl: one JSON object per logged step or evaluation, appended.
+final class MetricsLog {
+    private let handle: FileHandle
+
+    /// Opens the log for appending after dropping lines past `lastStep` (a resumed run rewrites
+    /// the steps after its checkpoint).
+    init(url: URL, keepingStepsUpTo lastStep: Int) throws {
+        var kept = Data()
+        if let existing = FileManager.default.contents(atPath: url.path) {
+            for line in existing.split(separator: UInt8(ascii: "\n")) {
+                let step = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["step"] as? Int
+                if (step ?? 0) <= lastStep { kept.append(line + [UInt8(ascii: "\n")]) }
+            }
+        }
+        try kept.write(to: url, options: .atomic)
+        handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+    }
+
+    deinit { try? handle.close() }
+
+    func append(_ report: StepReport) throws {
+        var object: [String: Any] = [
+            "step": report.step, "epoch": report.epoch, "loss": report.loss, "lr": report.learningRate,
+            "grad_norm": report.gradNorm, "tokens_per_s": report.tokensPerSecond,
+        ]
+        for (key, value) in report.metrics { object[key] = value }
+        try write(object)
+    }
+
+    func append(step: Int, evaluation: [String: Double]) throws {
+        var object: [String: Any] = ["step": step]
+        for (key, value) in evaluation { object[key] = value }
+        try write(object)
+    }
+
+    private func write(_ object: [String: Any]) throws {
+        var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        line.append(UInt8(ascii: "\n"))
+        try handle.write(contentsOf: line)
+    }
+}

@@ -1,0 +1,71 @@
+import Evaluation
+import Foundation
+import TestSupport
+import XCTest
+
+/// `train demo` and `train ablate` end to end at a size that runs in seconds (the real
+/// numbers come from `make demo` / `make ablation` and are reported in the README).
+final class DemoCLITests: XCTestCase {
+    private func quickRecipe(_ directory: URL, _ name: String, from source: String, epochs: Int) throws -> URL {
+        let text = try String(contentsOf: Fixtures.repository.appendingPathComponent(source), encoding: .utf8)
+            .replacingOccurrences(of: "epochs: 16", with: "epochs: \(epochs)")
+            .replacingOccurrences(of: "epochs: 1\n", with: "epochs: \(epochs)\n")
+        let url = directory.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func testDemoWritesTheReportAndAblateAddsItsTable() throws {
+        let directory = try Fixtures.temporaryDirectory(self)
+        let sft = try quickRecipe(directory, "sft.yaml", from: "Recipes/demo-sft.yaml", epochs: 1)
+        let dpo = try quickRecipe(directory, "dpo.yaml", from: "Recipes/demo-dpo.yaml", epochs: 1)
+        let out = directory.appendingPathComponent("demo")
+        let demo = try runTrain([
+            "demo", "--out", out.path, "--instructions", "12", "--bench-instructions", "2", "--sft-recipe", sft.path,
+            "--dpo-recipe", dpo.path, "--tokenizer", Fixtures.tokenizerModel.deletingLastPathComponent().path,
+        ])
+        XCTAssertEqual(demo.status, 0, demo.stderr)
+        for expected in ["1/6 data: 36 SFT records", "benchmark (untrained)", "benchmark (after SFT)", "benchmark (after DPO)", "6/6 report:"] {
+            XCTAssertTrue(demo.stdout.contains(expected), "demo output lacks \(expected):\n\(demo.stdout)")
+        }
+        let report = try ReportDocument.load(out.appendingPathComponent("report.json"))
+        XCTAssertEqual(report.benchmark?.rows.map(\.model), ["untrained", "after SFT", "after DPO"])
+        XCTAssertEqual(report.generations.count, 2)
+        XCTAssertNotEqual(report.generations[0].system, report.generations[1].system)
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<svg") && html.contains("after DPO"))
+
+        let again = try runTrain(["demo", "--out", out.path])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("is not empty"), again.stderr)
+
+        let ablate = try runTrain([
+            "ablate", sft.path, "--system-messages", "1,3", "--set", "model.path=\(out.path)/model",
+            "--set", "data.train=\(out.path)/data/train.jsonl", "--set", "data.eval=\(out.path)/data/eval.jsonl",
+            "--set", "output.dir=\(out.path)/ablation", "--report", out.path,
+        ])
+        XCTAssertEqual(ablate.status, 0, ablate.stderr)
+        XCTAssertTrue(ablate.stdout.contains("K = 1: 12 records of 12 instructions"), ablate.stdout)
+        XCTAssertTrue(ablate.stdout.contains("K = 3: 36 records of 12 instructions"), ablate.stdout)
+        let withAblation = try ReportDocument.load(out.appendingPathComponent("report.json"))
+        XCTAssertEqual(withAblation.ablation?.rows.map(\.k), [1, 3])
+        XCTAssertEqual(withAblation.ablation?.rows.map(\.records), [12, 36])
+
+        let bad = try runTrain(["ablate", sft.path, "--system-messages", "0,2"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("--system-messages"), bad.stderr)
+    }
+
+    func testEvalScoresABenchmarkFile() throws {
+        let directory = try Fixtures.temporaryDirectory(self)
+        XCTAssertEqual(try runTrain(["synth", "--out", directory.path, "--instructions", "3", "--bench-instructions", "1"]).status, 0)
+        let model = try Fixtures.tinyMistralFolder(self)
+        let result = try runTrain(["eval", "--model", model.path, "--data", directory.appendingPathComponent("bench.jsonl").path, "--max-new-tokens", "8", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        let first = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        XCTAssertNotNil(first["response"] as? String)
+        XCTAssertEqual(Set((first["scores"] as? [String: Double])?.keys ?? [:].keys), Set(RubricScore.keys))
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Tensor
+import XCTest
+
+/// Paths of the committed fixtures and the fetched Mistral tokenizer, plus a runner for the
+/// built `train` executable.
+public enum Fixtures {
+    public static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let directory = repository.appendingPathComponent("Tests/Fixtures")
+    public static let golden = directory.appendingPathComponent("golden")
+    public static let tokenizerModel = repository.appendingPathComponent("assets/mistral/tokenizer.model")
+
+    public static func url(_ relative: String) -> URL { directory.appendingPathComponent(relative) }
+
+    /// A fresh temporary folder, removed when the test ends.
+    public static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("facet-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    /// The tiny golden Mistral (Tests/Fixtures/tiny-mistral) with the real tokenizer beside
+    /// it, in a temporary folder.
+    public static func tinyMistralFolder(_ test: XCTestCase) throws -> URL {
+        guard FileManager.default.fileExists(atPath: tokenizerModel.path) else {
+            throw FixtureError("\(tokenizerModel.path) missing: run `make assets/mistral/tokenizer.model`")
+        }
+        let folder = try temporaryDirectory(test).appendingPathComponent("tiny-mistral")
+        try FileManager.default.copyItem(at: url("tiny-mistral"), to: folder)
+        try FileManager.default.copyItem(at: tokenizerModel, to: folder.appendingPathComponent("tokenizer.model"))
+        return folder
+    }
+
+    public static func goldenFile(_ name: String) throws -> SafetensorsFile {
+        try SafetensorsFile(url: golden.appendingPathComponent(name))
+    }
+}
+
+/// The JSON objects of a metrics.jsonl (or any JSONL file), in order.
+public func readJSONLines(_ url: URL) throws -> [[String: Any]] {
+    try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
+}
+
+/// Result of running the `train` executable.
+public struct CommandResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs the `train` executable built beside the test bundle.
+public func runTrain(_ arguments: [String], in directory: URL? = nil) throws -> CommandResult {
+    let executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("train")
+    let binary = FileManager.default.fileExists(atPath: executable.path)
+        ? executable : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("train")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// A fixture that is not where the tests expect it.
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import Model
+import Tensor
+import TestSupport
+import Tokenizer
+import Training
+import XCTest
+
+/// The tiny Mistral of make_golden.py with the JANUS template: log-probs of records and greedy
+/// answers against transformers.
+final class TemplateGoldenTests: XCTestCase {
+    private func loadModel() throws -> (Mistral, Tokenizer, SafetensorsFile) {
+        let folder = try Fixtures.tinyMistralFolder(self)
+        return (try Mistral.load(directory: folder), try Tokenizer.load(modelDirectory: folder),
+                try Fixtures.goldenFile("tiny_mistral.safetensors"))
+    }
+
+    func testEvalLogProbsMatchTransformers() throws {
+        let (model, tokenizer, golden) = try loadModel()
+        let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
+        let scorer = ResponseScorer(model: model, tokenizer: tokenizer)
+        let scores = records.map { scorer.score($0) }
+        assertClose(Tensor(scores.map { Float($0.logp) }, shape: [3]), try golden.tensor("eval_logps"), atol: 1e-3, rtol: 1e-5, "eval_logps")
+        XCTAssertEqual(scores.map { Float($0.tokens) }, try golden.tensor("eval_tokens").scalars)
+        let record = records[0]
+        let ids = ChatTemplate.promptIds(system: record.system, prompt: record.prompt, tokenizer: tokenizer)
+            + ChatTemplate.responseIds(record.output, tokenizer: tokenizer)
+        XCTAssertEqual(ids.map(Float.init), try golden.tensor("eval0_ids").scalars, "template tokenization")
+
+        let pairs = try RecordReader.preferences(Fixtures.url("tiny-mistral-pairs.jsonl")).records
+        let pairScores = pairs.map { scorer.score($0) }
+        assertClose(Tensor(pairScores.map { Float($0.chosen.logp) }, shape: [2]), try golden.tensor("pair_chosen_logps"), atol: 1e-3, rtol: 1e-5, "chosen")
+        assertClose(Tensor(pairScores.map { Float($0.rejected.logp) }, shape: [2]), try golden.tensor("pair_rejected_logps"), atol: 1e-3, rtol: 1e-5, "rejected")
+        XCTAssertEqual(pairScores.map { Float($0.chosen.tokens) }, try golden.tensor("pair_chosen_tokens").scalars)
+        XCTAssertEqual(pairScores.map { Float($0.rejected.tokens) }, try golden.tensor("pair_rejected_tokens").scalars)
+    }
+
+    func testGreedyGenerationMatchesTransformers() throws {
+        let (model, tokenizer, golden) = try loadModel()
+        let system = try XCTUnwrap(golden.metadata["generate_system"] ?? golden.metadata["system"])
+        let prompt = try XCTUnwrap(golden.metadata["generate_prompt"] ?? golden.metadata["prompt"])
+        let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
+        XCTAssertEqual(promptIds.map(Float.init), try golden.tensor("generate_prompt_ids").scalars)
+        let produced = model.generate(prompt: promptIds, options: SamplingOptions(maxNewTokens: 20))
+        XCTAssertEqual(produced.map(Float.init), try golden.tensor("generate_greedy_ids").scalars)
+    }
+}
