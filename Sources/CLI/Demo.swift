@@ -17,6 +17,8 @@ struct Demo: ParsableCommand {
     @Option(help: "SFT recipe; its paths are redirected into --out.") var sftRecipe = "Recipes/demo-sft.yaml"
     @Option(help: "DPO recipe; its paths are redirected into --out.") var dpoRecipe = "Recipes/demo-dpo.yaml"
     @Option(help: "Folder holding the Mistral tokenizer.model.") var tokenizer = "assets/mistral"
+    @Option(name: .customLong("set"), help: "Override a key of both recipes, e.g. --set train.epochs=1 (repeatable).")
+    var overrides: [String] = []
 
     func run() throws {
         try reportingErrors {
@@ -28,6 +30,7 @@ struct Demo: ParsableCommand {
             pipeline.sftRecipe = sftRecipe
             pipeline.dpoRecipe = dpoRecipe
             pipeline.tokenizerDirectory = tokenizer
+            pipeline.overrides = overrides
             var progress = ProgressDisplay()
             var stageNumber = 3
             try pipeline.run { event in

@@ -9,7 +9,7 @@ struct SpeedBenchStep: ParsableCommand {
         commandName: "step",
         abstract: "Time one LoRA SFT step (forward, backward, AdamW) on random weights of a preset's shapes or of a model folder.")
 
-    @Option(help: "tiny | small | 7b-shape") var preset: String?
+    @Option(help: "\(MistralConfig.presetNames.joined(separator: " | "))") var preset: String?
     @Option(help: "An HF model folder instead of a preset.") var model: String?
     @Option(help: "Tokens in the sequence.") var seq = 512
     @Option(help: "Timed steps after one warm-up.") var steps = 3
@@ -19,7 +19,7 @@ struct SpeedBenchStep: ParsableCommand {
 
     func validate() throws {
         guard (preset == nil) != (model == nil) else { throw ValidationError("give --preset or --model") }
-        if let preset, SpeedBenchmarkPreset.named(preset) == nil { throw ValidationError("unknown preset '\(preset)' (tiny, small, 7b-shape)") }
+        if let preset, SpeedBenchmarkPreset.named(preset) == nil { throw ValidationError("unknown preset '\(preset)' (\(MistralConfig.presetNames.joined(separator: ", ")))") }
         guard seq >= 8, steps >= 1 else { throw ValidationError("--seq must be at least 8 and --steps at least 1") }
     }
 

@@ -2,9 +2,9 @@ import Foundation
 import Tensor
 
 extension Mistral {
-    /// A model with random weights: matrices normal-like with std 0.02 (transformers'
-    /// `initializer_range`), norms 1. bfloat16 matrices are drawn uniform with the same
-    /// variance, four values per random word, so a 7B-shaped model is quick to make.
+    /// A model with random weights: matrices uniform with std 0.02 (the variance of
+    /// transformers' normal `initializer_range` init), four values per random word so that a
+    /// 7B-shaped model is quick to make; norms 1.
     public static func randomlyInitialized(config: MistralConfig, dtype: DType = .float32, seed: UInt64) throws -> Mistral {
         var generator = RandomGenerator(seed: seed)
         return try Mistral(config: config, dtype: dtype) { name, shape, dtype in

@@ -6,23 +6,15 @@ import XCTest
 /// `train demo` and `train ablate` end to end at a size that runs in seconds (the real
 /// numbers come from `make demo` / `make ablation` and are reported in the README).
 final class DemoCLITests: XCTestCase {
-    private func quickRecipe(_ directory: URL, _ name: String, from source: String, epochs: Int) throws -> URL {
-        let text = try String(contentsOf: Fixtures.repository.appendingPathComponent(source), encoding: .utf8)
-            .replacingOccurrences(of: "epochs: 16", with: "epochs: \(epochs)")
-            .replacingOccurrences(of: "epochs: 1\n", with: "epochs: \(epochs)\n")
-        let url = directory.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
     func testDemoWritesTheReportAndAblateAddsItsTable() throws {
         let directory = try Fixtures.temporaryDirectory(self)
-        let sft = try quickRecipe(directory, "sft.yaml", from: "Recipes/demo-sft.yaml", epochs: 1)
-        let dpo = try quickRecipe(directory, "dpo.yaml", from: "Recipes/demo-dpo.yaml", epochs: 1)
+        let sft = Fixtures.repository.appendingPathComponent("Recipes/demo-sft.yaml")
+        let dpo = Fixtures.repository.appendingPathComponent("Recipes/demo-dpo.yaml")
         let out = directory.appendingPathComponent("demo")
         let demo = try runTrain([
             "demo", "--out", out.path, "--instructions", "12", "--bench-instructions", "2", "--sft-recipe", sft.path,
             "--dpo-recipe", dpo.path, "--tokenizer", Fixtures.tokenizerModel.deletingLastPathComponent().path,
+            "--set", "train.epochs=1",
         ])
         XCTAssertEqual(demo.status, 0, demo.stderr)
         for expected in ["1/6 data: 36 SFT records", "benchmark (untrained)", "benchmark (after SFT)", "benchmark (after DPO)", "6/6 report:"] {
@@ -35,6 +27,12 @@ final class DemoCLITests: XCTestCase {
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
         XCTAssertTrue(html.contains("<svg") && html.contains("after DPO"))
 
+        for (option, name) in [("--instructions", "instructions"), ("--bench-instructions", "bench-instructions")] {
+            let zero = try runTrain(["demo", "--out", directory.appendingPathComponent("zero-\(name)").path, option, "0"])
+            XCTAssertEqual(zero.status, 1)
+            XCTAssertEqual(zero.stderr, "error: \(option) must be at least 1, found 0\n")
+        }
+
         let again = try runTrain(["demo", "--out", out.path])
         XCTAssertEqual(again.status, 1)
         XCTAssertTrue(again.stderr.contains("is not empty"), again.stderr)
@@ -42,7 +40,7 @@ final class DemoCLITests: XCTestCase {
         let ablate = try runTrain([
             "ablate", sft.path, "--system-messages", "1,3", "--set", "model.path=\(out.path)/model",
             "--set", "data.train=\(out.path)/data/train.jsonl", "--set", "data.eval=\(out.path)/data/eval.jsonl",
-            "--set", "output.dir=\(out.path)/ablation", "--report", out.path,
+            "--set", "output.dir=\(out.path)/ablation", "--set", "train.epochs=1", "--report", out.path,
         ])
         XCTAssertEqual(ablate.status, 0, ablate.stderr)
         XCTAssertTrue(ablate.stdout.contains("K = 1: 12 records of 12 instructions"), ablate.stdout)

@@ -360,7 +360,8 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(
             lines.filter { !$0.hasPrefix(" ") }.map { $0.split(separator: ":")[0] },
             ["stage", "model", "lora", "data", "train", "dpo", "orpo", "output"])
-        XCTAssertEqual(lines.filter { $0.hasPrefix("  ") }.count, 35)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("  ") }.count, Recipe.keyPaths.filter { $0.contains(".") && !$0.hasPrefix("lora.") }.count)
+        XCTAssertEqual(Recipe.keyPaths.count, 41)
         XCTAssertTrue(lines.contains("lora: null"))
         XCTAssertTrue(try parse(Self.full).resolvedYAML.contains("  target_modules: [q_proj, v_proj]\n"))
     }
@@ -374,6 +375,27 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(try parse(minimal(with: "train", "warmup_ratio: 0.07")).warmupSteps(totalSteps: 100), 8)
         XCTAssertEqual(try parse(Self.minimal).warmupSteps(totalSteps: 1000), 10)
         XCTAssertEqual(try parse(minimal(with: "train", "warmup_steps: null")).warmupSteps(totalSteps: 1000), 0)
+    }
+
+    func testStageRulesNameTheKey() throws {
+        for (overrides, keyPath, fragment) in [
+            (["stage=dpo", "data.packing=true", "lora.r=8"], "data.packing", "packing applies to SFT"),
+            (["stage=dpo"], "lora", "needs a lora section"), (["model.dtype=bfloat16"], "model.dtype", "full fine-tuning"),
+        ] {
+            let recipe = try parse(Self.minimal, overrides: overrides)
+            XCTAssertThrowsError(try recipe.checkStageRules()) { error in
+                XCTAssertEqual((error as? RecipeError)?.keyPath, keyPath)
+                XCTAssertTrue("\(error)".hasPrefix("recipe.yaml: \(keyPath): ") && "\(error)".contains(fragment), "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try parse(Self.minimal, overrides: ["stage=dpo", "lora.r=8"]).checkStageRules())
+    }
+
+    func testTheReadmeDocumentsEveryKey() throws {
+        let readme = try String(contentsOf: Fixtures.repository.appendingPathComponent("README.md"), encoding: .utf8)
+        for keyPath in Recipe.keyPaths {
+            XCTAssertTrue(readme.contains("| `\(keyPath)` |"), "README.md has no row for \(keyPath)")
+        }
     }
 
     func testEveryRecipeInTheRepositoryValidates() throws {

@@ -49,7 +49,7 @@ final class SFTTrainingTests: XCTestCase {
 
     /// Recomputing layers in backward (with LoRA dropout replayed) changes neither the loss nor
     /// the gradients.
-    func testActivationCheckpointingGivesTheSameGradients() throws {
+    func testActivationRecomputationGivesTheSameGradients() throws {
         let folder = try Fixtures.tinyMistralFolder(self)
         let tokenizer = try Tokenizer.load(modelDirectory: folder)
         let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
@@ -106,6 +106,11 @@ final class SFTTrainingTests: XCTestCase {
         XCTAssertLessThan(rows.count, 6, "rows hold several examples")
         XCTAssertEqual(plan.microBatches(epoch: 0).map { $0 }, batches, "the plan is fixed by seed and epoch")
         XCTAssertNotEqual(plan.microBatches(epoch: 1), batches, "each epoch reshuffles")
+    }
+
+    func testFirstEpochOrderOfAFixedSeedIsPinned() {
+        let plan = BatchPlan(lengths: [Int](repeating: 10, count: 10), microBatchSize: 1, packing: false, maxSeqLen: 100, seed: 42)
+        XCTAssertEqual(plan.microBatches(epoch: 0).map { $0[0][0] }, [1, 6, 5, 3, 8, 7, 0, 9, 2, 4])
     }
 
     func testSystemMessagesPerInstructionSelection() throws {

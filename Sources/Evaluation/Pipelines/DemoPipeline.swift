@@ -32,6 +32,8 @@ public struct DemoPipeline {
     public var dpoRecipe = "Recipes/demo-dpo.yaml"
     /// A folder holding the Mistral tokenizer.model.
     public var tokenizerDirectory = "assets/mistral"
+    /// `KEY=VALUE` recipe overrides applied to both stages (the paths stay redirected).
+    public var overrides: [String] = []
 
     public init(output: URL) { self.output = output }
 
@@ -67,7 +69,7 @@ public struct DemoPipeline {
         events(.baseModel(base.config))
         var rows = [try score("untrained", base)]
 
-        let redirect = ["model.path=\(path("model"))"]
+        let redirect = overrides + ["model.path=\(path("model"))"]
         let sft = try Recipe.load(URL(fileURLWithPath: sftRecipe), overrides: redirect + [
             "data.train=\(path("data/train.jsonl"))", "data.eval=\(path("data/eval.jsonl"))", "output.dir=\(path("sft"))",
         ])

@@ -142,7 +142,7 @@ public enum Synth {
         var round = [SynthFamily]()
         var tasks = [SynthTask]()
         while tasks.count < count && !families.isEmpty {
-            if round.isEmpty { round = families.shuffled(using: &g) }
+            if round.isEmpty { round = g.shuffled(families) }
             let family = round.removeFirst()
             guard let task = draw(family, using: &g, accept) ?? fallback.flatMap({ draw(family, using: &g, $0) }) else {
                 families.removeAll { $0 == family }
@@ -169,7 +169,7 @@ public enum Synth {
     ) -> ([SynthRecord], [SynthPair]) {
         var records = [SynthRecord](), pairs = [SynthPair]()
         for task in tasks {
-            let combinations = Array(pool.shuffled(using: &g).prefix(systemMessagesPerInstruction))
+            let combinations = Array(g.shuffled(pool).prefix(systemMessagesPerInstruction))
             let group = combinations.map { combination in
                 SynthRecord(
                     family: task.family.rawValue, system: combination.systemMessage(using: &g), prompt: task.prompt,
@@ -177,7 +177,7 @@ public enum Synth {
             }
             for (index, record) in group.enumerated() {
                 let others = group.indices.filter { $0 != index }
-                let rejected = group[others.randomElement(using: &g)!]
+                let rejected = group[g.element(of: others)!]
                 pairs.append(SynthPair(
                     system: record.system, prompt: record.prompt, chosen: record.output, rejected: rejected.output,
                     family: record.family))

@@ -206,12 +206,12 @@ struct SynthCombination: Hashable, Sendable {
     /// A system message stating the combination: an optional preamble, then one sentence per
     /// dimension in random order (at most one of them in the "You are an assistant who" form).
     func systemMessage(using generator: inout RandomGenerator) -> String {
-        let preamble = Self.preambles.randomElement(using: &generator)!
+        let preamble = generator.element(of: Self.preambles)!
         var assistantForm = preamble.hasPrefix("You are")
         var sentences = [String]()
-        for value in values.shuffled(using: &generator) {
+        for value in generator.shuffled(values) {
             let allowed = value.phrasings.filter { !(assistantForm && $0.hasPrefix("You are")) }
-            let sentence = allowed.randomElement(using: &generator)!
+            let sentence = generator.element(of: allowed)!
             assistantForm = assistantForm || sentence.hasPrefix("You are")
             sentences.append(sentence)
         }

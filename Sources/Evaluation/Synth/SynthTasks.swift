@@ -87,7 +87,7 @@ enum SynthFamily: String, CaseIterable, Sendable {
                 detail: "Also, the largest number is \(numbers.max()!).",
                 note: "Note: check that no number was dropped.", keys: [])
         case .firstLetter:
-            let word = SynthTables.words.randomElement(using: &g)!
+            let word = g.element(of: SynthTables.words)!
             return SynthTask(
                 family: self, prompt: phrase(["Give the first letter of the word '#'.", "What letter does the word '#' start with?", "Which letter begins the word '#'?"], word, &g),
                 answer: String(word.first!),
@@ -95,8 +95,8 @@ enum SynthFamily: String, CaseIterable, Sendable {
                 detail: "Also, the word \(word) has \(word.count) letters.",
                 note: "Note: letters are easy to misread, so check the spelling.", keys: [word])
         case .repeat:
-            let word = SynthTables.words.randomElement(using: &g)!
-            let times = Int.random(in: 2...4, using: &g)
+            let word = g.element(of: SynthTables.words)!
+            let times = g.nextInteger(in: 2...4)
             return SynthTask(
                 family: self,
                 prompt: phrase(["Repeat the word '#' \(SynthTables.numberWords[times]) times.", "Write '#' \(SynthTables.numberWords[times]) times in a row.", "Say the word '#' \(SynthTables.numberWords[times]) times."], word, &g),
@@ -113,8 +113,8 @@ enum SynthFamily: String, CaseIterable, Sendable {
                 detail: "Also, the list has \(items.count) items.",
                 note: "Note: check the list again to be sure.", keys: [])
         case .uppercase:
-            let adjective = SynthTables.adjectives.randomElement(using: &g)!
-            let noun = SynthTables.nouns.randomElement(using: &g)!
+            let adjective = g.element(of: SynthTables.adjectives)!
+            let noun = g.element(of: SynthTables.nouns)!
             let text = "\(adjective) \(noun)"
             return SynthTask(
                 family: self, prompt: phrase(["Write '#' in uppercase.", "Convert '#' to capital letters.", "Rewrite '#' in all caps."], text, &g),
@@ -131,7 +131,7 @@ enum SynthFamily: String, CaseIterable, Sendable {
                 detail: "Also, the first item is \(items[0]).",
                 note: "Note: count again to be sure.", keys: [])
         case .capital:
-            let row = SynthTables.capitals.randomElement(using: &g)!
+            let row = g.element(of: SynthTables.capitals)!
             return SynthTask(
                 family: self, prompt: phrase(["What is the capital of #?", "Name the capital city of #.", "Which city is the capital of #?"], row.country, &g),
                 answer: row.capital,
@@ -139,7 +139,7 @@ enum SynthFamily: String, CaseIterable, Sendable {
                 detail: "Also, \(row.country) is in \(row.continent).",
                 note: "Note: capitals can change, so verify with a trusted source.", keys: [row.country])
         case .legs:
-            let row = SynthTables.animals.randomElement(using: &g)!
+            let row = g.element(of: SynthTables.animals)!
             let article = SynthTables.article(row.animal)
             return SynthTask(
                 family: self, prompt: phrase(["How many legs does \(article) # have?", "State the number of legs of \(article) #.", "Count the legs of \(article) #."], row.animal, &g),
@@ -148,7 +148,7 @@ enum SynthFamily: String, CaseIterable, Sendable {
                 detail: "Also, the \(row.animal) is a kind of \(row.kind).",
                 note: "Note: keep a safe distance from wild animals.", keys: [row.animal])
         case .definition:
-            let row = SynthTables.definitions.randomElement(using: &g)!
+            let row = g.element(of: SynthTables.definitions)!
             return SynthTask(
                 family: self, prompt: phrase(["Define the word '#'.", "What does '#' mean?", "Give a short definition of '#'."], row.word, &g),
                 answer: row.meaning,
@@ -160,7 +160,7 @@ enum SynthFamily: String, CaseIterable, Sendable {
 
     /// One of the phrasings with `#` replaced by the subject.
     private func phrase(_ templates: [String], _ subject: String, _ g: inout RandomGenerator) -> String {
-        templates.randomElement(using: &g)!.replacingOccurrences(of: "#", with: subject)
+        g.element(of: templates)!.replacingOccurrences(of: "#", with: subject)
     }
 }
 
@@ -228,7 +228,7 @@ enum SynthTables {
 
     /// `count` distinct elements in random order, with `count` drawn from `range`.
     static func pick<T>(_ pool: [T], _ range: ClosedRange<Int>, _ g: inout RandomGenerator) -> [T] {
-        Array(pool.shuffled(using: &g).prefix(Int.random(in: range, using: &g)))
+        Array(g.shuffled(pool).prefix(g.nextInteger(in: range)))
     }
 
     static func article(_ noun: String) -> String {

@@ -192,8 +192,6 @@ public final class SafetensorsCollection {
 
     public var names: [String] { files.keys.sorted() }
 
-    public func entry(_ name: String) -> SafetensorsFile.Entry? { files[name]?.entries[name] }
-
     /// The tensor `name`, checked against `shape` when given.
     public func tensor(_ name: String, shape: [Int]? = nil, as dtype: DType = .float32) throws -> Tensor {
         guard let file = files[name] else {

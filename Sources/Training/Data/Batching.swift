@@ -9,8 +9,6 @@ public struct MicroBatch: Sendable {
     public let targets: [Int32]
     /// 1 at positions that predict a response token, 0 elsewhere: [rows * tokens].
     public let responseMask: [Float]
-    /// Response tokens of each row.
-    public let rowResponseTokens: [Int]
     /// Tokens scored in this micro-batch.
     public let scoredTokens: Int
     /// Real (non-padding) tokens.
@@ -21,7 +19,7 @@ public struct MicroBatch: Sendable {
     public init(rows: [[TokenizedExample]], packed: Bool) {
         let width = rows.map { $0.reduce(0) { $0 + $1.ids.count } }.max() ?? 0
         var ids = [Int32](), targets = [Int32](), positions = [Int32](), segments = [Int32](), mask = [Float]()
-        var scored = 0, real = 0, rowResponses = [Int]()
+        var scored = 0, real = 0
         for row in rows {
             var used = 0
             for (segment, example) in row.enumerated() {
@@ -35,7 +33,6 @@ public struct MicroBatch: Sendable {
                 used += example.ids.count
             }
             real += used
-            rowResponses.append(row.reduce(0) { $0 + $1.responseLength })
             let padding = width - used
             ids += [Int32](repeating: Self.paddingId, count: padding)
             targets += [Int32](repeating: -1, count: padding)
@@ -46,7 +43,6 @@ public struct MicroBatch: Sendable {
         tokens = TokenBatch(ids: ids, batch: rows.count, tokens: width, positions: positions, segmentIds: packed ? segments : nil)
         self.targets = targets
         responseMask = mask
-        rowResponseTokens = rowResponses
         scoredTokens = scored
         realTokens = real
     }
@@ -74,7 +70,7 @@ public struct BatchPlan: Sendable {
     public func microBatches(epoch: Int) -> [[[Int]]] {
         var generator = RandomGenerator(seed: seed &+ 0x9E37_79B9 &* UInt64(epoch + 1))
         var order = Array(lengths.indices)
-        order.shuffle(using: &generator)
+        generator.shuffle(&order)
         let rows: [[Int]]
         if packing {
             var packed = [[Int]](), current = [Int](), used = 0

@@ -20,7 +20,7 @@ public struct InstructionSelection: Sendable {
         for prompt in order {
             var members = groups[prompt]!
             if members.count > k {
-                members.shuffle(using: &generator)
+                generator.shuffle(&members)
                 members = Array(members.prefix(k))
             }
             kept += members

@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import Yams
 
 /// A recipe problem, located: "recipe.yaml: train.learning_rate: must be a number > 0, found 'abc'".
 public struct RecipeError: Error, CustomStringConvertible, Sendable {
@@ -41,6 +42,12 @@ public struct Recipe: Equatable, Sendable {
         public var dtype = DType.float32
 
         public init(path: String) { self.path = path }
+
+        static let defaults = ModelSection(path: "")
+        static let keys: [RecipeKey<Self>] = [
+            .requiredText("path", \.path),
+            .choice("dtype", \.dtype, among: [.float32, .bfloat16]),
+        ]
     }
 
     /// LoRA adapters with PEFT's conventions; a recipe without this section trains every weight.
@@ -53,6 +60,17 @@ public struct Recipe: Equatable, Sendable {
         public var useRslora = false
 
         public init() {}
+
+        static let defaults = LoRASection()
+        static let keys: [RecipeKey<Self>] = [
+            .integer("r", \.r, atLeast: 1),
+            .number("alpha", \.alpha, .positive),
+            .number("dropout", \.dropout, .fromZero(below: 1)),
+            RecipeKey(name: "target_modules", read: { section, lora in
+                if let node = section.value("target_modules") { lora.targetModules = try targetModules(node, in: section) }
+            }, write: { Node($0.targetModules.map { Node.value($0) }, .implicit, .flow) }),
+            .flag("use_rslora", \.useRslora),
+        ]
 
         /// The adapter settings as the model takes them.
         public var config: LoRAConfig {
@@ -74,6 +92,17 @@ public struct Recipe: Equatable, Sendable {
         public var skipInvalid = false
 
         public init(train: String) { self.train = train }
+
+        static let defaults = DataSection(train: "")
+        static let keys: [RecipeKey<Self>] = [
+            .requiredText("train", \.train),
+            .text("eval", \.eval),
+            .integer("system_messages_per_instruction", \.systemMessagesPerInstruction, atLeast: 1),
+            .integer("max_seq_len", \.maxSeqLen, atLeast: 8),
+            .flag("packing", \.packing),
+            .choice("truncation", \.truncation),
+            .flag("skip_invalid", \.skipInvalid),
+        ]
     }
 
     public struct TrainSection: Equatable, Sendable {
@@ -98,6 +127,35 @@ public struct Recipe: Equatable, Sendable {
         public var activationCheckpointing = false
 
         public init() {}
+
+        static let defaults = TrainSection()
+        static let keys: [RecipeKey<Self>] = [
+            .integer("epochs", \.epochs, atLeast: 1),
+            .integer("max_steps", \.maxSteps, atLeast: 1),
+            .integer("micro_batch_size", \.microBatchSize, atLeast: 1),
+            .integer("gradient_accumulation_steps", \.gradientAccumulationSteps, atLeast: 1),
+            .number("learning_rate", \.learningRate, .positive),
+            .choice("lr_scheduler", \.lrScheduler),
+            .integer("warmup_steps", \.warmupSteps, atLeast: 0),
+            .number("warmup_ratio", \.warmupRatio, .fromZero(below: 1)),
+            .number("weight_decay", \.weightDecay, .nonNegative),
+            .number("max_grad_norm", \.maxGradNorm, .positive),
+            .number("adam_beta1", \.adamBeta1, .fromZero(below: 1)),
+            .number("adam_beta2", \.adamBeta2, .fromZero(below: 1)),
+            .number("adam_epsilon", \.adamEpsilon, .positive),
+            .integer("seed", \.seed, atLeast: 0),
+            .integer("eval_every_steps", \.evalEverySteps, atLeast: 1),
+            .flag("activation_checkpointing", \.activationCheckpointing),
+        ]
+
+        mutating func checkCombination(_ section: SectionReader) throws {
+            guard warmupRatio != nil else { return }
+            // The default warmup_steps gives way to a ratio; an explicit one conflicts with it.
+            guard warmupSteps == nil || !section.contains("warmup_steps") else {
+                throw section.error("warmup_ratio", "cannot be combined with warmup_steps; give one of them")
+            }
+            warmupSteps = nil
+        }
     }
 
     public struct DPOSection: Equatable, Sendable {
@@ -108,6 +166,20 @@ public struct Recipe: Equatable, Sendable {
         public var precomputeReference = false
 
         public init() {}
+
+        static let defaults = DPOSection()
+        static let keys: [RecipeKey<Self>] = [
+            .number("beta", \.beta, .positive),
+            .choice("loss", \.loss),
+            .number("label_smoothing", \.labelSmoothing, .fromZero(below: 0.5)),
+            .flag("precompute_reference", \.precomputeReference),
+        ]
+
+        func checkCombination(_ section: SectionReader) throws {
+            guard labelSmoothing == 0 || loss == .sigmoid else {
+                throw section.error("label_smoothing", "applies to loss sigmoid only, found loss \(loss.rawValue)")
+            }
+        }
     }
 
     public struct ORPOSection: Equatable, Sendable {
@@ -116,6 +188,12 @@ public struct Recipe: Equatable, Sendable {
         public var nllOnPrompt = true
 
         public init() {}
+
+        static let defaults = ORPOSection()
+        static let keys: [RecipeKey<Self>] = [
+            .number("lambda", \.lambda, .nonNegative),
+            .flag("nll_on_prompt", \.nllOnPrompt),
+        ]
     }
 
     public struct OutputSection: Equatable, Sendable {
@@ -126,6 +204,14 @@ public struct Recipe: Equatable, Sendable {
         public var logEverySteps = 1
 
         public init(dir: String) { self.dir = dir }
+
+        static let defaults = OutputSection(dir: "")
+        static let keys: [RecipeKey<Self>] = [
+            .requiredText("dir", \.dir),
+            .integer("save_every_steps", \.saveEverySteps, atLeast: 1),
+            .integer("keep_last", \.keepLast, atLeast: 1),
+            .integer("log_every_steps", \.logEverySteps, atLeast: 1),
+        ]
     }
 
     public var stage: Stage
@@ -137,6 +223,13 @@ public struct Recipe: Equatable, Sendable {
     public var dpo: DPOSection
     public var orpo: ORPOSection
     public var output: OutputSection
+    /// Where the recipe came from (its file), for errors; not part of what the recipe says.
+    public var source = "recipe"
+
+    public static func == (a: Recipe, b: Recipe) -> Bool {
+        a.stage == b.stage && a.model == b.model && a.lora == b.lora && a.data == b.data && a.train == b.train && a.dpo == b.dpo
+            && a.orpo == b.orpo && a.output == b.output
+    }
 
     public init(
         stage: Stage, model: ModelSection, lora: LoRASection? = nil, data: DataSection, train: TrainSection = TrainSection(),

@@ -23,7 +23,8 @@ public struct TrainingPlan: Sendable {
 }
 
 /// A recipe turned into a ready trainer: model loaded (frozen weights in the recipe's dtype),
-/// adapters attached, data tokenized and checked, output folder checked.
+/// adapters attached, data tokenized and checked, output folder checked. Each step of the setup
+/// is a function of its own, in the order `init` calls them.
 public final class TrainingRun {
     public let recipe: Recipe
     public let tokenizer: Tokenizer
@@ -37,29 +38,32 @@ public final class TrainingRun {
     ///   - resume: a checkpoint of this same stage to continue exactly.
     public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil) throws {
         self.recipe = recipe
+        try recipe.checkStageRules()
         let modelDirectory = URL(fileURLWithPath: recipe.model.path)
         guard FileManager.default.fileExists(atPath: modelDirectory.path) else {
             throw ModelError("model.path: model folder \(recipe.model.path) does not exist")
         }
-        let tokenizer = try Tokenizer.load(modelDirectory: modelDirectory)
-        self.tokenizer = tokenizer
+        tokenizer = try Tokenizer.load(modelDirectory: modelDirectory)
+        let datasets = try Self.loadDatasets(recipe, tokenizer: tokenizer)
+        let (start, resumed) = try Self.startingPoints(recipe, from: from, resume: resume)
+        let (model, context, dropoutState) = try Self.loadPolicy(
+            recipe, directory: modelDirectory, tokenizer: tokenizer, start: start, resumed: resumed)
+        self.model = model
+        let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
+        trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
+        if let resumed { try trainer.restore(from: resumed) }
+        plan = Self.plan(recipe, model: model, trainer: trainer, data: data)
+    }
+
+    enum Datasets {
+        case sft(SFTDataset, eval: SFTDataset?)
+        case preference(PreferenceDataset, eval: PreferenceDataset?)
+    }
+
+    /// The training and evaluation files, tokenized with the chat template and checked.
+    static func loadDatasets(_ recipe: Recipe, tokenizer: Tokenizer) throws -> Datasets {
         let data = recipe.data
         let seed = UInt64(recipe.train.seed)
-        if recipe.stage != .sft && data.packing {
-            throw ModelError("data.packing: packing applies to SFT; preference stages keep each pair in its own rows")
-        }
-        if recipe.lora == nil && recipe.stage == .dpo {
-            throw ModelError("lora: DPO here needs a lora section: its reference model is the policy with the adapter switched off")
-        }
-        if recipe.lora == nil && recipe.model.dtype == .bfloat16 {
-            throw ModelError("model.dtype: bfloat16 storage is for frozen weights; full fine-tuning (no lora section) needs float32")
-        }
-
-        enum Datasets {
-            case sft(SFTDataset, eval: SFTDataset?)
-            case preference(PreferenceDataset, eval: PreferenceDataset?)
-        }
-        let datasets: Datasets
         switch recipe.stage {
         case .sft:
             func load(_ path: String) throws -> SFTDataset {
@@ -67,7 +71,7 @@ public final class TrainingRun {
                     URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
                     maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed)
             }
-            datasets = .sft(try load(data.train), eval: try data.eval.map(load))
+            return .sft(try load(data.train), eval: try data.eval.map(load))
         case .dpo, .orpo:
             func load(_ path: String) throws -> PreferenceDataset {
                 try PreferenceDataset.load(
@@ -75,9 +79,15 @@ public final class TrainingRun {
                     maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed,
                     scoreChosenPrompt: recipe.stage == .orpo && recipe.orpo.nllOnPrompt)
             }
-            datasets = .preference(try load(data.train), eval: try data.eval.map(load))
+            return .preference(try load(data.train), eval: try data.eval.map(load))
         }
+    }
 
+    /// The checkpoint a new stage starts from (`--from`) or the one this stage resumes, checked
+    /// against the stage, and the output folder checked for what it already holds.
+    static func startingPoints(
+        _ recipe: Recipe, from: URL?, resume: URL?
+    ) throws -> (start: LoadedCheckpoint?, resumed: LoadedCheckpoint?) {
         let resumed = try resume.map(Checkpoint.read)
         if let resumed, resumed.stage != recipe.stage {
             throw CheckpointError(resumed.url, "is a \(resumed.stage.rawValue) checkpoint; --resume continues the same stage")
@@ -87,17 +97,23 @@ public final class TrainingRun {
         if let start, start.stage == recipe.stage {
             throw CheckpointError(start.url, "is already a \(start.stage.rawValue) checkpoint: use --resume to continue it")
         }
+        if let start, !(start.weights.isEmpty && start.baseWeights.isEmpty) && recipe.model.dtype != .float32 {
+            throw CheckpointError(start.url, "holds full fine-tuned weights; load them with model.dtype: float32")
+        }
         try Checkpoint.checkOutputDirectory(URL(fileURLWithPath: recipe.output.dir), resumingFromStep: resumed?.globalStep)
+        return (start, resumed)
+    }
 
-        let model = try Mistral.load(directory: modelDirectory, dtype: recipe.model.dtype)
+    /// The model as the stage begins: the base, the earlier stage's weights and adapters
+    /// folded in, and fresh adapters attached; with what its checkpoints must carry along.
+    static func loadPolicy(
+        _ recipe: Recipe, directory: URL, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?
+    ) throws -> (Mistral, CheckpointContext, DropoutState) {
+        let model = try Mistral.load(directory: directory, dtype: recipe.model.dtype)
         model.recomputesActivations = recipe.train.activationCheckpointing
         try model.check(tokenizer)
-        self.model = model
         var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
         if let start {
-            guard start.weights.isEmpty && start.baseWeights.isEmpty || recipe.model.dtype == .float32 else {
-                throw CheckpointError(start.url, "holds full fine-tuned weights; load them with model.dtype: float32")
-            }
             try start.apply(to: model)
             context.startedFrom = start.url.path
             context.baseAdapters = start.baseAdapters + start.adapters
@@ -109,46 +125,46 @@ public final class TrainingRun {
             context.baseAdapters = resumed.baseAdapters
             context.baseWeights = resumed.baseWeights
         }
+        let seed = UInt64(recipe.train.seed)
         let dropoutState = DropoutState(seed: seed &+ 1)
         if let lora = recipe.lora { model.attachLoRA(lora.config, seed: seed, dropoutState: dropoutState) }
+        return (model, context, dropoutState)
+    }
 
-        let objective: TrainingObjective
-        let summary: TrainingData
+    /// The stage's objective over its data, and the data's counts for the plan.
+    static func makeObjective(_ recipe: Recipe, model: Mistral, datasets: Datasets) -> (TrainingObjective, TrainingData) {
+        let data = recipe.data
+        let seed = UInt64(recipe.train.seed)
         switch datasets {
         case .sft(let train, let eval):
-            summary = train
-            objective = SFTObjective(
-                model: model, train: train, eval: eval,
-                plan: BatchPlan(lengths: train.examples.map { $0.ids.count }, microBatchSize: recipe.train.microBatchSize,
-                                packing: data.packing, maxSeqLen: data.maxSeqLen, seed: seed))
+            let plan = BatchPlan(
+                lengths: train.examples.map { $0.ids.count }, microBatchSize: recipe.train.microBatchSize,
+                packing: data.packing, maxSeqLen: data.maxSeqLen, seed: seed)
+            return (SFTObjective(model: model, train: train, eval: eval, plan: plan), train)
         case .preference(let train, let eval):
-            summary = train
             let loss: PreferenceObjective.Loss = recipe.stage == .orpo
                 ? .orpo(lambda: Float(recipe.orpo.lambda))
                 : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
-            let preference = PreferenceObjective(
-                model: model, train: train, eval: eval,
-                plan: BatchPlan(lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize,
-                                packing: false, maxSeqLen: data.maxSeqLen, seed: seed),
-                loss: loss)
-            if recipe.stage == .dpo && recipe.dpo.precomputeReference { preference.precomputeReference() }
-            objective = preference
+            let plan = BatchPlan(
+                lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize, packing: false,
+                maxSeqLen: data.maxSeqLen, seed: seed)
+            let objective = PreferenceObjective(model: model, train: train, eval: eval, plan: plan, loss: loss)
+            if recipe.stage == .dpo && recipe.dpo.precomputeReference { objective.precomputeReference() }
+            return (objective, train)
         }
+    }
 
-        let trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
-        if let resumed { try trainer.restore(from: resumed) }
-        self.trainer = trainer
-
+    static func plan(_ recipe: Recipe, model: Mistral, trainer: Trainer, data summary: TrainingData) -> TrainingPlan {
         let trainable = trainer.parameters.reduce(0) { $0 + $1.tensor.count }
         let all = model.namedWeights.reduce(0) { $0 + $1.tensor.count }
-        plan = TrainingPlan(
+        return TrainingPlan(
             stage: recipe.stage, records: summary.recordCount, instructions: summary.instructionCount,
-            systemMessagesPerInstruction: data.systemMessagesPerInstruction, examples: summary.exampleCount,
+            systemMessagesPerInstruction: recipe.data.systemMessagesPerInstruction, examples: summary.exampleCount,
             invalidRecords: summary.invalidRecords.count, truncated: summary.truncatedCount, dropped: summary.droppedCount,
             tokens: summary.totalTokens, scoredTokens: summary.responseTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
             trainableParameters: trainable, frozenParameters: recipe.lora == nil ? 0 : all,
-            estimatedMemoryBytes: Self.estimateMemory(model.config, recipe: recipe, trainable: trainable, all: all))
+            estimatedMemoryBytes: estimateMemory(model.config, recipe: recipe, trainable: trainable, all: all))
     }
 
     /// Weights in their storage dtype, four float32 copies of what is trained (value, gradient,
