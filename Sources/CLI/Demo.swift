@@ -55,7 +55,7 @@ struct Demo: ParsableCommand {
                 case .generationsStarted:
                     print("5/6 one unseen prompt under two different system messages (after DPO):")
                 case .generation(let generation):
-                    print("   [system] \(generation.system)\n   [prompt] \(generation.prompt)\n   [answer] \(generation.response.replacingOccurrences(of: "\n", with: "\n            "))")
+                    print("   [system] \(generation.system ?? "")\n   [prompt] \(generation.prompt)\n   [answer] \(generation.response.replacingOccurrences(of: "\n", with: "\n            "))")
                 case .report(let url, let seconds):
                     print("6/6 report: \(url.path) (\(formatDuration(seconds)))")
                 }

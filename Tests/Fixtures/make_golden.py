@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden fixtures from PyTorch / transformers for the Swift tests (DESIGN.md section 11).
+"""Golden fixtures from PyTorch / transformers for the Swift tests (the test plan in docs/ARCHITECTURE.md).
 
 Run from the repository root:
 
@@ -331,7 +331,7 @@ def write_bf16_safetensors(path, tensors):
 
 
 def janus_prompt(system, prompt):
-    """DESIGN.md section 4: the prompt text, tokenized with BOS."""
+    """The JANUS template's prompt text, tokenized with BOS."""
     return f"[INST] {system}\n{prompt} [/INST]" if system else f"[INST] {prompt} [/INST]"
 
 
@@ -527,7 +527,7 @@ def make_tiny_mistral():
             sequence.append(int(model(torch.tensor([sequence])).logits[0, -1].argmax()))
     assert sequence[prompt_ids.shape[1]:] == greedy.tolist(), (sequence[prompt_ids.shape[1]:], greedy.tolist())
 
-    # Eval log-probs of SFT records and preference pairs (DESIGN.md sections 4, 10).
+    # Eval log-probs of SFT records and preference pairs (JANUS template; `train eval --json`).
     write_jsonl(os.path.join(FIXTURES, "tiny-mistral-eval.jsonl"), TINY_EVAL_RECORDS)
     write_jsonl(os.path.join(FIXTURES, "tiny-mistral-pairs.jsonl"), TINY_PAIR_RECORDS)
 
@@ -602,7 +602,7 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 def sft_batch(sp, records):
-    """DESIGN.md sections 4, 6: one right-padded batch (pad id 0) of JANUS-template records.
+    """The JANUS template and its losses: one right-padded batch (pad id 0) of JANUS-template records.
     labels: -100 on prompt tokens and padding, the token id on response tokens (unshifted;
     the model shifts: logits[:, t] predicts labels[:, t + 1])."""
     rows = []
@@ -812,7 +812,7 @@ def make_lora_training():
 
 # ---------------------------------------------------------------------------------------
 # Preference losses (DPO, ORPO): TRL's own loss code on fixed log-probs, and gradients on the
-# tiny Mistral with a LoRA adapter (DESIGN.md section 6)
+# tiny Mistral with a LoRA adapter
 
 PREF_BETA = 0.1
 DPO_METRICS = ["rewards/chosen", "rewards/rejected", "rewards/accuracies", "rewards/margins", "logps/chosen", "logps/rejected"]
@@ -906,7 +906,7 @@ def trl_dpo_on_logps(loss_type, label_smoothing, pc, pr, rc, rr):
 def cdpo_sigmoid_trl019(beta, label_smoothing, pc, pr, rc, rr):
     """The `sigmoid` branch of trl 0.19.1 `DPOTrainer.dpo_loss` (reference_free=False, f_divergence_type
     reverse_kl), transcribed: trl 1.16's `sigmoid` ignores label_smoothing (it only feeds `robust` and
-    `exo_pair`), so the conservative-DPO form of DESIGN.md section 6 has no trl 1.16 implementation."""
+    `exo_pair`), so the conservative-DPO form Facet uses has no trl 1.16 implementation."""
     logratios = pc - pr
     ref_logratios = rc - rr
     logits = logratios - ref_logratios

@@ -101,7 +101,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
     }
 }
 
-/// HDF5 checkpoints with the layout of DESIGN.md section 8, written under a temporary name
+/// HDF5 checkpoints with the layout of the README's Checkpoints section, written under a temporary name
 /// and moved into place, never over an existing file.
 public enum Checkpoint {
     public static let format = "facet-checkpoint"

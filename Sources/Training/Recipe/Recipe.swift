@@ -28,7 +28,7 @@ public struct RecipeError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A training run as a YAML recipe describes it (DESIGN.md section 9), every default filled in.
+/// A training run as a YAML recipe describes it (the README's key table), every default filled in.
 /// YAML keys are the snake_case spellings of these properties (`train.learning_rate`).
 public struct Recipe: Equatable, Sendable {
     public enum Stage: String, CaseIterable, Sendable {
