@@ -38,7 +38,7 @@ struct PolicyOptions: ParsableArguments {
     func load(_ model: ModelOptions) throws -> Mistral {
         let mistral = try model.loadModel()
         if let checkpoint { try Checkpoint.read(URL(fileURLWithPath: checkpoint)).apply(to: mistral) }
-        if let adapter { try mistral.merge(try PEFTAdapter.read(URL(fileURLWithPath: adapter))) }
+        if let adapter { try mistral.attachFrozen(try PEFTAdapter.read(URL(fileURLWithPath: adapter))) }
         return mistral
     }
 }

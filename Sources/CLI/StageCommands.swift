@@ -37,7 +37,7 @@ struct DPO: ParsableCommand {
         commandName: "dpo", abstract: "Direct preference optimization on preference pairs (JANUS+DPO).")
 
     @OptionGroup var options: StageOptions
-    @Option(help: "Start from this SFT checkpoint: its adapter is merged into the base, which becomes the reference.")
+    @Option(help: "Start from this SFT checkpoint: its adapter stays on as a frozen adapter, and that model is the reference.")
     var from: String?
 
     func run() throws {

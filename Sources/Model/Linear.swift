@@ -1,12 +1,19 @@
 import Tensor
 
 /// A bias-free linear layer `y = x W^T`, W: [out, in] in HF layout, named by its HF module
-/// path (e.g. `model.layers.0.self_attn.q_proj`), with an optional LoRA adapter.
+/// path (e.g. `model.layers.0.self_attn.q_proj`), with an optional trained LoRA adapter and an
+/// optional frozen one (the earlier stages' adapters, stacked).
 public final class Linear {
     public let name: String
     public var weight: Tensor
+    /// The adapter this stage trains.
     public var adapter: LoRAAdapter?
-    /// Off for the reference passes of DPO (`Mistral.withAdaptersDisabled`).
+    /// Earlier stages' adapters, applied in float32 on every forward and never trained: folded
+    /// into a bf16 weight, W + s B A would be rounded to bf16's ~0.4% step and most of the
+    /// update lost (`Mistral.attachFrozen`).
+    public internal(set) var frozenAdapter: LoRAAdapter?
+    /// Off for the reference passes of DPO (`Mistral.withTrainedAdaptersDisabled`); the frozen
+    /// adapter stays on, so the reference is the model the stage started from.
     var adapterEnabled = true
 
     public init(name: String, weight: Tensor) {
@@ -21,17 +28,14 @@ public final class Linear {
 
     // x: (..., in) -> (..., out)
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = matmul(x, weight, transposeB: true)
+        var y = matmul(x, weight, transposeB: true)
+        if let frozenAdapter { y = y + frozenAdapter(x) }
         guard let adapter, adapterEnabled else { return y }
         return y + adapter(x)
     }
 
-    /// Folds the adapter into the weight (`W + scale B A`, stored as the weight's dtype) and
-    /// removes it.
-    public func mergeAdapter() {
-        guard let adapter else { return }
-        let merged = weight.widened() + adapter.delta()
-        weight = weight.dtype == .bfloat16 ? merged.narrowedToBFloat16() : merged
-        self.adapter = nil
+    /// W plus every adapter's update, in float32 (a merged export narrows it once, at the end).
+    public var mergedWeight: Tensor {
+        [frozenAdapter, adapter].compactMap { $0 }.reduce(weight.widened()) { $0 + $1.delta() }
     }
 }

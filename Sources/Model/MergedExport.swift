@@ -3,10 +3,17 @@ import Tensor
 
 /// A full HF model folder with every adapter merged into the weights.
 public enum MergedExport {
+    /// Writes the model in the dtype of its embedding table; each adapted weight is merged in
+    /// float32 and narrowed once.
     public static func write(_ model: Mistral, sourceDirectory: URL, to directory: URL) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let dtype = model.embedTokens.dtype
-        let tensors = model.namedWeights.map { ($0.name, dtype == .bfloat16 && $0.tensor.dtype == .float32 ? $0.tensor.narrowedToBFloat16() : $0.tensor) }
+        let merged = Dictionary(uniqueKeysWithValues: model.linears.filter { $0.adapter != nil || $0.frozenAdapter != nil }
+            .map { ("\($0.name).weight", $0.mergedWeight) })
+        let tensors = model.namedWeights.map { parameter in
+            let tensor = merged[parameter.name] ?? parameter.tensor
+            return (parameter.name, dtype == .bfloat16 && tensor.dtype == .float32 ? tensor.narrowedToBFloat16() : tensor)
+        }
         try SafetensorsFile.writeModel(tensors, to: directory)
         var config = model.config.jsonObject(dtype: dtype.rawValue)
         config["dtype"] = dtype.rawValue

@@ -152,23 +152,28 @@ public final class Mistral {
         }
     }
 
-    /// Folds adapters into the weights (inference, or the frozen start of a new stage).
-    public func merge(_ adapters: [StoredAdapter]) throws {
-        for stored in adapters {
-            guard let linear = linear(named: stored.module) else {
-                throw ModelError("the adapter targets '\(stored.module)', which this model does not have")
+    /// Puts `adapters` on their layers as frozen adapters (an earlier stage's, or a checkpoint's
+    /// for inference), replacing any frozen ones; several on one module are stacked into one of
+    /// rank r1 + r2 + ... (`StoredAdapter.stacked`), which adds exactly their updates.
+    public func attachFrozen(_ adapters: [StoredAdapter]) throws {
+        for (module, parts) in Dictionary(grouping: adapters, by: \.module) {
+            guard let linear = linear(named: module) else {
+                throw ModelError("the adapter targets '\(module)', which this model does not have")
             }
+            let stored = StoredAdapter.stacked(parts)
             guard stored.a.shape[1] == linear.inFeatures, stored.b.shape[0] == linear.outFeatures else {
-                throw ModelError("the adapter of '\(stored.module)' has A \(stored.a.shape) and B \(stored.b.shape), which do not fit a [\(linear.outFeatures), \(linear.inFeatures)] weight")
+                throw ModelError("the adapter of '\(module)' has A \(stored.a.shape) and B \(stored.b.shape), which do not fit a [\(linear.outFeatures), \(linear.inFeatures)] weight")
             }
-            linear.adapter = LoRAAdapter(a: stored.a, b: stored.b, alpha: stored.alpha, useRSLoRA: stored.useRSLoRA, dropout: 0, dropoutState: nil)
-            linear.mergeAdapter()
+            linear.frozenAdapter = LoRAAdapter(
+                a: stored.a.widened(), b: stored.b.widened(), alpha: stored.alpha, useRSLoRA: stored.useRSLoRA, dropout: 0,
+                dropoutState: nil)
         }
     }
 
-    /// Runs `body` with every adapter switched off (the reference model of DPO), switching
-    /// them back on however `body` exits.
-    public func withAdaptersDisabled<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body` with the trained adapters switched off and the frozen ones on (the reference
+    /// model of DPO: the model the stage started from), switching them back on however `body`
+    /// exits.
+    public func withTrainedAdaptersDisabled<T>(_ body: () throws -> T) rethrows -> T {
         for linear in linears { linear.adapterEnabled = false }
         defer { for linear in linears { linear.adapterEnabled = true } }
         return try body()

@@ -22,30 +22,31 @@ public struct StoredAdapter {
 
     public var rank: Int { a.shape[0] }
     public var scale: Float { LoRAAdapter.scale(alpha: alpha, rank: rank, useRSLoRA: useRSLoRA) }
+
+    /// Adapters of one module as one of rank r1 + r2 + ..., exactly their summed update:
+    /// s1 B1 A1 + s2 B2 A2 = [s1 B1, s2 B2] [A1; A2], with alpha = rank so the scale is 1
+    /// (float32). One adapter is returned as it is.
+    public static func stacked(_ parts: [StoredAdapter]) -> StoredAdapter {
+        guard parts.count > 1 else { return parts[0] }
+        let rank = parts.reduce(0) { $0 + $1.rank }
+        return StoredAdapter(
+            module: parts[0].module, a: Tensor.concatenated(parts.map { $0.a.widened() }, axis: 0),
+            b: Tensor.concatenated(parts.map { $0.b.widened() * $0.scale }, axis: 1),
+            alpha: Float(rank), useRSLoRA: false, dropout: parts.last!.dropout)
+    }
 }
 
 /// LoRA adapters in PEFT's on-disk format: `adapter_config.json` and
 /// `adapter_model.safetensors` with keys `base_model.model.<module>.lora_A.weight`.
 public enum PEFTAdapter {
     /// Writes `adapters` as one PEFT adapter. Several adapters on the same module (an earlier
-    /// stage's and this one's) become one of rank r1 + r2, exactly:
-    /// s1 B1 A1 + s2 B2 A2 = [s1 B1, s2 B2] [A1; A2], stored with alpha = rank so scale is 1.
+    /// stage's and this one's) become one of rank r1 + r2 (`StoredAdapter.stacked`).
     public static func write(_ adapters: [StoredAdapter], baseModel: String, to directory: URL) throws {
         let byModule = Dictionary(grouping: adapters, by: \.module)
         var tensors = [(String, Tensor)]()
         var ranks = Set<Int>(), alphas = Set<Float>(), rslora = Set<Bool>(), dropouts = Set<Float>()
         for module in byModule.keys.sorted() {
-            let parts = byModule[module]!
-            let combined: StoredAdapter
-            if parts.count == 1 {
-                combined = parts[0]
-            } else {
-                let rank = parts.reduce(0) { $0 + $1.rank }
-                combined = StoredAdapter(
-                    module: module, a: Tensor.concatenated(parts.map { $0.a.widened() }, axis: 0),
-                    b: Tensor.concatenated(parts.map { $0.b.widened() * $0.scale }, axis: 1),
-                    alpha: Float(rank), useRSLoRA: false, dropout: parts.last!.dropout)
-            }
+            let combined = StoredAdapter.stacked(byModule[module]!)
             ranks.insert(combined.rank)
             alphas.insert(combined.alpha)
             rslora.insert(combined.useRSLoRA)

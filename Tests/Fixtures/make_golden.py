@@ -3,7 +3,7 @@
 
 Run from the repository root:
 
-    python Tests/Fixtures/make_golden.py
+    python Tests/Fixtures/make_golden.py [GROUP...]   (every group without arguments)
 
 Pinned versions this script was run with (CPU, float32), pip install:
 
@@ -36,7 +36,8 @@ Conventions:
   is reached by transposing around the reference call.
 
 To add a fixture group (model logits, LoRA, AdamW, DPO, ...), write one function
-`make_<group>()` that calls `save(name, tensors, meta)` and call it from `main()`.
+`make_<group>()` that calls `save(name, tensors, meta)` and add its name to GROUPS (or, in
+golden_stages.py, to STAGE_GROUPS).
 """
 
 import json
@@ -1226,19 +1227,27 @@ def make_preference():
 # ---------------------------------------------------------------------------------------
 
 
+GROUPS = ["rmsnorm", "rope", "attention", "cross_entropy", "tiny_mistral", "lora_training", "preference"]
+STAGE_GROUPS = ["stacked_adapters", "full_dpo", "chatml", "orpo_sequence"]  # in golden_stages.py
+
+
 def main():
+    """Runs the groups named on the command line (all of them without arguments)."""
+    import golden_stages
+
+    groups = sys.argv[1:] or GROUPS + STAGE_GROUPS
+    unknown = [name for name in groups if name not in GROUPS + STAGE_GROUPS]
+    if unknown:
+        sys.exit(f"unknown group(s) {unknown}; groups: {GROUPS + STAGE_GROUPS}")
     check_versions()
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     with torch.device("cpu"):
-        make_rmsnorm()
-        make_rope()
-        make_attention()
-        make_cross_entropy()
-        make_tiny_mistral()
-        make_lora_training()
-        make_preference()
+        for name in groups:
+            make = globals().get(f"make_{name}") or getattr(golden_stages, f"make_{name}")
+            make()
 
 
 if __name__ == "__main__":
+    sys.modules.setdefault("make_golden", sys.modules["__main__"])
     main()

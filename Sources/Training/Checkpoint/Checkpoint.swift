@@ -8,7 +8,7 @@ public struct CheckpointContext {
     public var baseModel: String
     /// The checkpoint this stage started from (`--from`), if any.
     public var startedFrom: String?
-    /// Frozen adapters of the stage this one continued from, already merged into the weights.
+    /// Adapters of the stage this one continued from, frozen on the model (`Linear.frozenAdapter`).
     public var baseAdapters: [StoredAdapter]
     /// Full weights of the stage this one continued from (a fully fine-tuned SFT), by HF name.
     public var baseWeights: [String: Tensor]
@@ -67,10 +67,10 @@ public struct LoadedCheckpoint {
     public let seed: Int
 
     /// Makes `model` the policy this checkpoint describes: the full weights of the stage it
-    /// continued from and its own, then its base and trained adapters merged into the weights.
+    /// continued from and its own, then its base and trained adapters as frozen adapters.
     public func apply(to model: Mistral) throws {
         try model.load(weights: baseWeights.merging(weights, uniquingKeysWith: { $1 }), source: url.path)
-        try model.merge(baseAdapters + adapters)
+        try model.attachFrozen(baseAdapters + adapters)
     }
 
     /// Copies the stored values of every trained tensor into `parameters`.

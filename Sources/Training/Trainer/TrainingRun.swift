@@ -33,8 +33,8 @@ public final class TrainingRun {
     public let plan: TrainingPlan
 
     /// - Parameters:
-    ///   - from: an earlier stage's checkpoint to start from (SFT -> DPO/ORPO): its adapters are
-    ///     merged into the base weights, so the reference model is that earlier policy.
+    ///   - from: an earlier stage's checkpoint to start from (SFT -> DPO/ORPO): its adapters stay
+    ///     on the model as frozen float32 adapters, so the reference model is that earlier policy.
     ///   - resume: a checkpoint of this same stage to continue exactly.
     public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil) throws {
         self.recipe = recipe
@@ -104,8 +104,8 @@ public final class TrainingRun {
         return (start, resumed)
     }
 
-    /// The model as the stage begins: the base, the earlier stage's weights and adapters
-    /// folded in, and fresh adapters attached; with what its checkpoints must carry along.
+    /// The model as the stage begins: the base, the earlier stage's weights loaded and adapters
+    /// frozen on it, and fresh adapters attached; with what its checkpoints must carry along.
     static func loadPolicy(
         _ recipe: Recipe, directory: URL, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?
     ) throws -> (Mistral, CheckpointContext, DropoutState) {
@@ -120,7 +120,7 @@ public final class TrainingRun {
             context.baseWeights = start.baseWeights.merging(start.weights, uniquingKeysWith: { $1 })
         } else if let resumed {
             try model.load(weights: resumed.baseWeights, source: resumed.url.path)
-            try model.merge(resumed.baseAdapters)
+            try model.attachFrozen(resumed.baseAdapters)
             context.startedFrom = resumed.startedFrom
             context.baseAdapters = resumed.baseAdapters
             context.baseWeights = resumed.baseWeights
