@@ -380,7 +380,7 @@ final class RecipeTests: XCTestCase {
     func testStageRulesNameTheKey() throws {
         for (overrides, keyPath, fragment) in [
             (["stage=dpo", "data.packing=true", "lora.r=8"], "data.packing", "packing applies to SFT"),
-            (["stage=dpo"], "lora", "needs a lora section"), (["model.dtype=bfloat16"], "model.dtype", "full fine-tuning"),
+            (["stage=dpo"], "dpo.precompute_reference", "full fine-tuning DPO"), (["model.dtype=bfloat16"], "model.dtype", "full fine-tuning"),
         ] {
             let recipe = try parse(Self.minimal, overrides: overrides)
             XCTAssertThrowsError(try recipe.checkStageRules()) { error in
@@ -389,6 +389,7 @@ final class RecipeTests: XCTestCase {
             }
         }
         XCTAssertNoThrow(try parse(Self.minimal, overrides: ["stage=dpo", "lora.r=8"]).checkStageRules())
+        XCTAssertNoThrow(try parse(Self.minimal, overrides: ["stage=dpo", "dpo.precompute_reference=true"]).checkStageRules())
     }
 
     func testTheReadmeDocumentsEveryKey() throws {

@@ -38,8 +38,8 @@ extension Recipe {
         if stage != .sft && data.packing {
             return ("data.packing", "packing applies to SFT; preference stages keep each pair in its own rows")
         }
-        if lora == nil && stage == .dpo {
-            return ("lora", "DPO here needs a lora section: its reference model is the policy with the adapter switched off")
+        if lora == nil && stage == .dpo && !dpo.precomputeReference {
+            return ("dpo.precompute_reference", "full fine-tuning DPO (no lora section) needs precompute_reference: true: its reference is the policy before training, scored once")
         }
         if lora == nil && model.dtype == .bfloat16 {
             return ("model.dtype", "bfloat16 storage is for frozen weights; full fine-tuning (no lora section) needs float32")

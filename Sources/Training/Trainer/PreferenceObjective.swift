@@ -17,8 +17,8 @@ public final class PreferenceObjective: TrainingObjective {
     let plan: BatchPlan
     let loss: Loss
     private let epochs: EpochBatches
-    /// Reference log-probs by pair index (train set), when precomputed.
-    private var reference: [Int: (chosen: Float, rejected: Float)]?
+    /// Reference log-probs of the training and evaluation pairs by index, when precomputed.
+    private var reference: (train: ReferenceLogProbs, eval: ReferenceLogProbs?)?
 
     public init(model: Mistral, train: PreferenceDataset, eval: PreferenceDataset?, plan: BatchPlan, loss: Loss) {
         self.model = model
@@ -29,15 +29,20 @@ public final class PreferenceObjective: TrainingObjective {
         self.loss = loss
     }
 
-    /// Scores every training pair under the reference model once (`dpo.precompute_reference`).
+    /// Scores every training and evaluation pair under the reference model once
+    /// (`dpo.precompute_reference`). Without adapters (full fine-tuning) the reference is the
+    /// policy as it is now, before its first update, which this keeps as the reference.
     public func precomputeReference() {
-        var table = [Int: (chosen: Float, rejected: Float)]()
-        for start in stride(from: 0, to: train.pairs.count, by: plan.microBatchSize) {
-            let indices = Array(start..<min(start + plan.microBatchSize, train.pairs.count))
-            let (chosen, rejected) = referenceLogProbs(indices.map { train.pairs[$0] })
-            for (k, index) in indices.enumerated() { table[index] = (chosen[k], rejected[k]) }
+        func score(_ pairs: [PreferencePair]) -> ReferenceLogProbs {
+            var table = ReferenceLogProbs(chosen: [], rejected: [])
+            for start in stride(from: 0, to: pairs.count, by: plan.microBatchSize) {
+                let scored = referenceLogProbs(Array(pairs[start..<min(start + plan.microBatchSize, pairs.count)]))
+                table.chosen += scored.chosen
+                table.rejected += scored.rejected
+            }
+            return table
         }
-        reference = table
+        reference = (score(train.pairs), eval.map { score($0.pairs) })
     }
 
     public func microBatchCount(epoch: Int) -> Int { epochs[epoch].count }
@@ -56,18 +61,19 @@ public final class PreferenceObjective: TrainingObjective {
         return (sums.slice(axis: 0, 0..<n), sums.slice(axis: 0, n..<rows), tokens)
     }
 
-    private func referenceLogProbs(_ pairs: [PreferencePair]) -> (chosen: [Float], rejected: [Float]) {
+    private func referenceLogProbs(_ pairs: [PreferencePair]) -> ReferenceLogProbs {
         withoutGradients {
-            model.withAdaptersDisabled {
+            model.withTrainedAdaptersDisabled {
                 let (chosen, rejected, _) = sequenceLogProbs(microBatch(pairs))
-                return (chosen.scalars, rejected.scalars)
+                return ReferenceLogProbs(chosen: chosen.scalars, rejected: rejected.scalars)
             }
         }
     }
 
-    /// The step-normalized loss of some pairs and its metric sums.
+    /// The step-normalized loss of some pairs and its metric sums; `reference` holds their
+    /// precomputed reference log-probs, if any.
     private func pairLoss(
-        _ pairs: [PreferencePair], indices: [Int]?, stepPairs: Int, stepNLLTokens: Int, metrics: inout PreferenceMetrics
+        _ pairs: [PreferencePair], reference: ReferenceLogProbs?, stepPairs: Int, stepNLLTokens: Int, metrics: inout PreferenceMetrics
     ) -> (loss: Tensor, nll: Double) {
         let batch = microBatch(pairs)
         let (chosen, rejected, tokens) = sequenceLogProbs(batch)
@@ -76,12 +82,7 @@ public final class PreferenceObjective: TrainingObjective {
         let rejectedCounts = Tensor(pairs.map { Float($0.rejected.responseLength) }, shape: [n])
         switch loss {
         case .dpo(let beta, let type, let labelSmoothing):
-            let referencePairs: (chosen: [Float], rejected: [Float])
-            if let reference, let indices {
-                referencePairs = (indices.map { reference[$0]!.chosen }, indices.map { reference[$0]!.rejected })
-            } else {
-                referencePairs = referenceLogProbs(pairs)
-            }
+            let referencePairs = reference ?? referenceLogProbs(pairs)
             var referenceChosen = Tensor(referencePairs.chosen, shape: [n]), referenceRejected = Tensor(referencePairs.rejected, shape: [n])
             var policyChosen = chosen, policyRejected = rejected
             if type == .ipo {  // IPO compares per-token averages (TRL).
@@ -120,7 +121,8 @@ public final class PreferenceObjective: TrainingObjective {
         var outcome = StepOutcome(), nll = 0.0
         for indices in groups {
             let pairs = indices.map { train.pairs[$0] }
-            let (loss, batchNLL) = pairLoss(pairs, indices: indices, stepPairs: stepPairs, stepNLLTokens: stepNLLTokens, metrics: &metrics)
+            let (loss, batchNLL) = pairLoss(
+                pairs, reference: reference?.train.subset(indices), stepPairs: stepPairs, stepNLLTokens: stepNLLTokens, metrics: &metrics)
             loss.backward()
             outcome.loss += Double(loss.item)
             outcome.tokens += pairs.reduce(0) { $0 + $1.chosen.ids.count + $1.rejected.ids.count }
@@ -138,8 +140,10 @@ public final class PreferenceObjective: TrainingObjective {
         var lossSum = 0.0, nll = 0.0
         withoutGradients {
             for start in stride(from: 0, to: total, by: plan.microBatchSize) {
-                let pairs = Array(eval.pairs[start..<min(start + plan.microBatchSize, total)])
-                let (loss, batchNLL) = pairLoss(pairs, indices: nil, stepPairs: total, stepNLLTokens: tokens, metrics: &metrics)
+                let indices = Array(start..<min(start + plan.microBatchSize, total))
+                let (loss, batchNLL) = pairLoss(
+                    indices.map { eval.pairs[$0] }, reference: reference?.eval?.subset(indices), stepPairs: total,
+                    stepNLLTokens: tokens, metrics: &metrics)
                 lossSum += Double(loss.item)
                 nll += batchNLL
             }
@@ -148,5 +152,15 @@ public final class PreferenceObjective: TrainingObjective {
         result["eval_loss"] = lossSum
         if case .orpo = loss { result["eval_nll_loss"] = nll }
         return result
+    }
+}
+
+/// Summed response log-probs of the reference model, by pair.
+struct ReferenceLogProbs {
+    var chosen: [Float]
+    var rejected: [Float]
+
+    func subset(_ indices: [Int]) -> ReferenceLogProbs {
+        ReferenceLogProbs(chosen: indices.map { chosen[$0] }, rejected: indices.map { rejected[$0] })
     }
 }
