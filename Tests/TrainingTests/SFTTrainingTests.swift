@@ -156,4 +156,19 @@ final class SFTTrainingTests: XCTestCase {
         XCTAssertEqual(linear.multiplier(6), 0.5, accuracy: 1e-12)
         XCTAssertEqual(LRSchedule(kind: .constant, baseLR: 1, warmupSteps: 4, totalSteps: 10).multiplier(1), 0.25)
     }
+
+    /// `train.max_steps` overrides `train.epochs` as in HF: more steps than the epochs hold
+    /// continue into further epochs, fewer stop inside the first.
+    func testMaxStepsOverridesEpochs() {
+        let longer = StepSchedule(epochs: 1, maxSteps: 5, accumulation: 2, microBatches: { _ in 3 })
+        XCTAssertEqual(longer.stepsPerEpoch, [2, 2, 2])
+        XCTAssertEqual(longer.totalSteps, 5)
+        XCTAssertEqual(longer.locate(4).epoch, 2)
+        XCTAssertEqual(longer.locate(4).microBatches, 0..<2)
+        XCTAssertEqual(longer.position(after: 5).epoch, 3)
+        let shorter = StepSchedule(epochs: 4, maxSteps: 1, accumulation: 2, microBatches: { _ in 3 })
+        XCTAssertEqual(shorter.stepsPerEpoch, [2])
+        XCTAssertEqual(shorter.totalSteps, 1)
+        XCTAssertEqual(StepSchedule(epochs: 4, maxSteps: nil, accumulation: 2, microBatches: { _ in 3 }).totalSteps, 8)
+    }
 }

@@ -37,12 +37,25 @@ public struct StepSchedule: Sendable {
     public let accumulation: Int
     public let totalSteps: Int
 
-    public init(microBatchesPerEpoch: [Int], accumulation: Int, maxSteps: Int?) {
-        self.microBatchesPerEpoch = microBatchesPerEpoch
+    /// `epochs` passes over the data, or, with `maxSteps`, exactly that many steps over as many
+    /// epochs as they need (HF's `max_steps` overrides `num_train_epochs`). `microBatches(e)`
+    /// counts the micro-batches of epoch e.
+    public init(epochs: Int, maxSteps: Int?, accumulation: Int, microBatches: (Int) -> Int) {
         self.accumulation = accumulation
-        stepsPerEpoch = microBatchesPerEpoch.map { ($0 + accumulation - 1) / accumulation }
-        let all = stepsPerEpoch.reduce(0, +)
-        totalSteps = maxSteps.map { min($0, all) } ?? all
+        var counts = [Int]()
+        func steps(_ count: Int) -> Int { (count + accumulation - 1) / accumulation }
+        if let maxSteps {
+            var planned = 0
+            while planned < maxSteps {
+                counts.append(microBatches(counts.count))
+                planned += steps(counts.last!)
+            }
+        } else {
+            counts = (0..<epochs).map(microBatches)
+        }
+        microBatchesPerEpoch = counts
+        stepsPerEpoch = counts.map(steps)
+        totalSteps = maxSteps ?? stepsPerEpoch.reduce(0, +)
     }
 
     /// Epoch and micro-batch range of global step `step` (0-based).
@@ -104,8 +117,8 @@ public final class Trainer {
         let t = recipe.train
         optimizer = AdamW(beta1: t.adamBeta1, beta2: t.adamBeta2, eps: t.adamEpsilon, weightDecay: t.weightDecay)
         steps = StepSchedule(
-            microBatchesPerEpoch: (0..<t.epochs).map { objective.microBatchCount(epoch: $0) },
-            accumulation: t.gradientAccumulationSteps, maxSteps: t.maxSteps)
+            epochs: t.epochs, maxSteps: t.maxSteps, accumulation: t.gradientAccumulationSteps,
+            microBatches: objective.microBatchCount)
         schedule = LRSchedule(
             kind: t.lrScheduler, baseLR: t.learningRate, warmupSteps: recipe.warmupSteps(totalSteps: steps.totalSteps),
             totalSteps: steps.totalSteps)
