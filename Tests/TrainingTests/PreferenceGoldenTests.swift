@@ -41,9 +41,8 @@ final class PreferenceGoldenTests: XCTestCase {
         checkGradients([x], eps: 1e-3) { x.log1mexp() }
     }
 
-    /// Loss and adapter gradients of one step over the two pairs of tiny-mistral-pairs.jsonl.
-    private func checkStep(_ loss: PreferenceObjective.Loss, scoreChosenPrompt: Bool, lossName: String, gradientPrefix: String) throws {
-        let golden = try golden.get()
+    /// The tiny model with trainable adapters (r 4, alpha 8) whose A and B are a golden's `init.` tensors.
+    private func tinyModel(adaptersFrom golden: SafetensorsFile) throws -> (Mistral, URL) {
         let folder = try Fixtures.tinyMistralFolder(self)
         let model = try Mistral.load(directory: folder)
         for linear in model.linears {
@@ -53,6 +52,13 @@ final class PreferenceGoldenTests: XCTestCase {
             b.requiresGrad = true
             linear.adapter = LoRAAdapter(a: a, b: b, alpha: 8, useRSLoRA: false, dropout: 0, dropoutState: nil)
         }
+        return (model, folder)
+    }
+
+    /// Loss and adapter gradients of one step over the two pairs of tiny-mistral-pairs.jsonl.
+    private func checkStep(_ loss: PreferenceObjective.Loss, scoreChosenPrompt: Bool, lossName: String, gradientPrefix: String) throws {
+        let golden = try golden.get()
+        let (model, folder) = try tinyModel(adaptersFrom: golden)
         let pairs = try PreferenceDataset.load(
             Fixtures.url("tiny-mistral-pairs.jsonl"), tokenizer: try Tokenizer.load(modelDirectory: folder), systemMessagesPerInstruction: 3,
             maxSeqLen: 256, truncation: .error, skipInvalid: false, seed: 0, scoreChosenPrompt: scoreChosenPrompt)
@@ -78,7 +84,34 @@ final class PreferenceGoldenTests: XCTestCase {
     }
 
     func testORPOLossAndGradientsOnTheTinyModelMatchTRL() throws {
-        try checkStep(.orpo(lambda: 0.1), scoreChosenPrompt: true, lossName: "orpo_loss", gradientPrefix: "orpo_grad")
-        try checkStep(.orpo(lambda: 0.1), scoreChosenPrompt: false, lossName: "orpo_loss_response_only", gradientPrefix: "orpo_ro_grad")
+        // Both pairs in one micro-batch: TRL's NLL is the token mean over both chosen rows.
+        try checkStep(.orpo(lambda: 0.1, nll: .token), scoreChosenPrompt: true, lossName: "orpo_loss", gradientPrefix: "orpo_grad")
+        try checkStep(.orpo(lambda: 0.1, nll: .token), scoreChosenPrompt: false, lossName: "orpo_loss_response_only", gradientPrefix: "orpo_ro_grad")
+    }
+
+    /// `orpo.nll_normalization: sequence` against TRL with one pair per micro-batch (the paper's
+    /// micro-batch 1), averaged over 3 pairs of different lengths (`make_orpo_sequence`); here
+    /// all 3 pairs share one micro-batch, which the per-sequence mean does not depend on.
+    func testORPOWithSequenceNormalizationMatchesTRLAtMicroBatchOne() throws {
+        let golden = try Fixtures.goldenFile("orpo_sequence.safetensors")
+        let (model, folder) = try tinyModel(adaptersFrom: golden)
+        let pairs = try PreferenceDataset.load(
+            Fixtures.url("tiny-mistral-pairs-3.jsonl"), tokenizer: try Tokenizer.load(modelDirectory: folder), systemMessagesPerInstruction: 3,
+            maxSeqLen: 256, truncation: .error, skipInvalid: false, seed: 0, scoreChosenPrompt: true)
+        let objective = PreferenceObjective(
+            model: model, train: pairs, eval: nil,
+            plan: BatchPlan(lengths: pairs.pairs.map(\.length), microBatchSize: 3, packing: false, maxSeqLen: 256, seed: 0),
+            loss: .orpo(lambda: 0.1, nll: .sequence))
+        let outcome = objective.accumulate(epoch: 0, microBatches: 0..<1)
+        XCTAssertEqual(outcome.loss, Double(try golden.tensor("loss").item), accuracy: 1e-5 * outcome.loss)
+        XCTAssertEqual(try XCTUnwrap(outcome.metrics["nll_loss"]), Double(try golden.tensor("nll").item), accuracy: 1e-5 * outcome.loss)
+        for linear in model.linears {
+            let adapter = try XCTUnwrap(linear.adapter)
+            for (matrix, tensor) in [("lora_A", adapter.a), ("lora_B", adapter.b)] {
+                let reference = try golden.tensor("grad.base_model.model.\(linear.name).\(matrix).weight")
+                let scale = reference.scalars.map(abs).max() ?? 1
+                assertClose(try XCTUnwrap(tensor.grad), reference, atol: 1e-4 * scale, "gradient of \(linear.name).\(matrix)")
+            }
+        }
     }
 }

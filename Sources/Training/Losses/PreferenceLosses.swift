@@ -83,3 +83,12 @@ struct PreferenceMetrics {
         Dictionary(uniqueKeysWithValues: sums.map { (prefix + $0.key, $0.value / Double(max(pairs, 1))) })
     }
 }
+
+/// How ORPO's NLL term averages over an optimizer step.
+public enum NLLNormalization: String, Sendable, CaseIterable {
+    /// Each chosen sequence's token mean, averaged over the step's pairs: TRL's ORPOTrainer
+    /// (token mean within a micro-batch, micro-batches averaged) at the paper's micro-batch 1.
+    case sequence
+    /// The token mean over every chosen token of the step (long answers weigh more).
+    case token
+}

@@ -4,11 +4,12 @@ import Tensor
 
 /// DPO and ORPO over preference pairs. A micro-batch runs its chosen and rejected sequences
 /// as one batch (chosen rows first), like TRL's concatenated forward. Losses are means over
-/// the pairs of the whole optimizer step (ORPO's NLL: over the chosen tokens of the step).
+/// the pairs of the whole optimizer step (ORPO's NLL: per sequence or over the step's chosen
+/// tokens, `NLLNormalization`).
 public final class PreferenceObjective: TrainingObjective {
     public enum Loss {
         case dpo(beta: Float, type: DPOLossType, labelSmoothing: Float)
-        case orpo(lambda: Float)
+        case orpo(lambda: Float, nll: NLLNormalization)
     }
 
     let model: Mistral
@@ -97,13 +98,18 @@ public final class PreferenceObjective: TrainingObjective {
             metrics.add(chosenRewards: result.chosenRewards, rejectedRewards: result.rejectedRewards,
                         chosenLogps: chosen.scalars, rejectedLogps: rejected.scalars)
             return (result.losses.sum() * (1 / Float(stepPairs)), 0)
-        case .orpo(let lambda):
+        case .orpo(let lambda, let normalization):
             let ratio = orpoOddsRatio(chosenAverage: chosen / chosenCounts, rejectedAverage: rejected / rejectedCounts, lambda: lambda)
             metrics.add(chosenRewards: ratio.chosenRewards, rejectedRewards: ratio.rejectedRewards,
                         chosenLogps: chosen.scalars, rejectedLogps: rejected.scalars)
             metrics.add("log_odds_ratio", sum: ratio.logSigmoidOdds.reduce(0) { $0 + Double($1) })
             metrics.add("log_odds_chosen", sum: ratio.logOdds.reduce(0) { $0 + Double($1) })
-            let nll = tokens.slice(axis: 0, 0..<n).sum() * (-1 / Float(stepNLLTokens))
+            let chosenTokens = tokens.slice(axis: 0, 0..<n)
+            let nll = switch normalization {
+            case .token: chosenTokens.sum() * (-1 / Float(stepNLLTokens))
+            case .sequence:
+                (chosenTokens.sum(axis: 1) / Tensor(pairs.map { Float(nllTokens([$0])) }, shape: [n])).sum() * (-1 / Float(stepPairs))
+            }
             return (nll - ratio.terms.sum() * (1 / Float(stepPairs)), Double(nll.item))
         }
     }
