@@ -9,7 +9,8 @@ struct StageOptions: ParsableArguments {
     @Argument(help: "The recipe (YAML).") var recipe: String
     @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set train.learning_rate=1e-4 (repeatable).")
     var overrides: [String] = []
-    @Option(help: "Continue this stage exactly from a checkpoint of it.") var resume: String?
+    @Option(help: "Continue this stage exactly from a checkpoint of it; `latest`: the newest step checkpoint of output.dir.")
+    var resume: String?
     @Flag(help: "Validate the recipe and the data, print the plan, and exit without training.") var dryRun = false
 
     func loadRecipe(stage: Recipe.Stage) throws -> Recipe {
@@ -60,8 +61,10 @@ struct ORPO: ParsableCommand {
 func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: String?) throws {
     try BLAS.ensureLoaded()
     let recipe = try options.loadRecipe(stage: stage)
-    let run = try TrainingRun(
-        recipe: recipe, from: from.map { URL(fileURLWithPath: $0) }, resume: options.resume.map { URL(fileURLWithPath: $0) })
+    let resume = try options.resume.map { path in
+        path == "latest" ? try Checkpoint.latest(in: URL(fileURLWithPath: recipe.output.dir)) : URL(fileURLWithPath: path)
+    }
+    let run = try TrainingRun(recipe: recipe, from: from.map { URL(fileURLWithPath: $0) }, resume: resume)
     printHeader(run)
     if options.dryRun { return }
     let progress = ProgressDisplay()
@@ -76,13 +79,14 @@ private func printHeader(_ run: TrainingRun) {
     let recipe = run.recipe
     print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights), openblas core \(BLAS.activeCore)")
     if let from = run.trainer.checkpointContext.startedFrom { print("starting from \(from)") }
-    print("data: \(p.records) records, \(p.instructions) instructions, \(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) \(p.stage == .sft ? "examples" : "pairs")"
+    print("data: \(p.records) records, \(p.instructions) instructions (records grouped by prompt; \(p.sharedPrompts) prompt strings had more than 3 records), "
+          + "\(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) \(p.stage == .sft ? "examples" : "pairs")"
           + (p.invalidRecords > 0 ? ", \(p.invalidRecords) invalid records skipped" : "")
           + (p.truncated > 0 ? ", \(p.truncated) truncated" : "") + (p.dropped > 0 ? ", \(p.dropped) dropped (too long)" : ""))
     print("tokens: \(p.tokens) (\(p.scoredTokens) scored) per epoch, max_seq_len \(recipe.data.maxSeqLen)" + (recipe.data.packing ? ", packed" : ""))
     let lora = recipe.lora.map { "LoRA r=\($0.r) alpha=\($0.alpha) on \($0.targetModules.joined(separator: ","))" } ?? "full fine-tuning"
     print("training: \(lora); \(p.trainableParameters) trainable parameters; \(p.optimizerSteps) optimizer steps "
-          + "(\(recipe.train.epochs) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation), "
+          + "(\(p.stepsPerEpoch.count) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation), "
           + "\(recipe.train.lrScheduler.rawValue) lr \(recipe.train.learningRate), \(p.warmupSteps) warmup steps")
     print(String(format: "estimated memory: %.2f GiB; output: %@", Double(p.estimatedMemoryBytes) / 1_073_741_824, recipe.output.dir))
 }

@@ -39,7 +39,7 @@ final class SFTCLITests: XCTestCase {
         let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
         let full = try runTrain(["sft", recipe.path])
         XCTAssertEqual(full.status, 0, full.stderr)
-        XCTAssertTrue(full.stdout.contains("12 records, 4 instructions, 3 system messages per instruction"), full.stdout)
+        XCTAssertTrue(full.stdout.contains("12 records, 4 instructions (records grouped by prompt; 0 prompt strings had more than 3 records), 3 system messages per instruction"), full.stdout)
         let uninterrupted = try readJSONLines(directory.appendingPathComponent("out/metrics.jsonl"))
         XCTAssertEqual(uninterrupted.count, 6)
 
@@ -127,7 +127,7 @@ final class SFTCLITests: XCTestCase {
         let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self), extra: "")
         let result = try runTrain(["sft", recipe.path, "--dry-run", "--set", "data.system_messages_per_instruction=1"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("12 records, 4 instructions, 1 system messages per instruction -> 4 examples"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("12 records, 4 instructions (records grouped by prompt; 0 prompt strings had more than 3 records), 1 system messages per instruction -> 4 examples"), result.stdout)
         XCTAssertTrue(result.stdout.contains("optimizer steps"), result.stdout)
         XCTAssertTrue(result.stdout.contains("estimated memory"), result.stdout)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.appendingPathComponent("out").path))
@@ -175,5 +175,43 @@ final class SFTCLITests: XCTestCase {
         let result = try runTrain(["sft", unknownKey.path])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("fancy"), result.stderr)
+    }
+
+    /// The real collection's shape: two instructions sharing a prompt string (6 records), and the
+    /// `messages` and `prompt` / `completion` shapes beside the collection's own.
+    func testDryRunGroupsByPromptAndReadsEveryRecordShape() throws {
+        let directory = try Fixtures.temporaryDirectory(self)
+        func record(_ prompt: String, _ k: Int) -> String { #"{"system": "s\#(k)", "prompt": "\#(prompt)", "output": "o\#(k)"}"# }
+        let lines = (0..<6).map { record("Shared?", $0) } + (0..<3).map { record("Alone?", $0) } + [
+            #"{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Chat?"}, {"role": "assistant", "content": "Yes."}]}"#,
+            #"{"prompt": "Completion?", "completion": "Yes."}"#,
+        ]
+        let data = directory.appendingPathComponent("collection.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
+        let result = try runTrain(["sft", recipe.path, "--dry-run", "--set", "data.train=\(data.path)", "--set", "data.system_messages_per_instruction=1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("11 records, 4 instructions (records grouped by prompt; 1 prompt strings had more than 3 records), 1 system messages per instruction -> 4 examples"), result.stdout)
+
+        let multiTurn = #"{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}"#
+        try (lines[0] + "\n" + multiTurn + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let refused = try runTrain(["sft", recipe.path, "--dry-run", "--set", "data.train=\(data.path)"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.hasPrefix("error: \(data.path):2: field 'messages': message 3 ('user') makes it more than one turn"), refused.stderr)
+    }
+
+    func testResumeLatestTakesTheNewestStepCheckpoint() throws {
+        let directory = try Fixtures.temporaryDirectory(self)
+        let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
+        XCTAssertEqual(try runTrain(["sft", recipe.path]).status, 0)
+        let out = directory.appendingPathComponent("out")
+        try FileManager.default.removeItem(at: out.appendingPathComponent("final.h5"))
+        let resumed = try runTrain(["sft", recipe.path, "--resume", "latest"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("step 4/6"), resumed.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("final.h5").path))
+        let empty = try runTrain(["sft", recipe.path, "--resume", "latest", "--set", "output.dir=\(directory.appendingPathComponent("none").path)"])
+        XCTAssertEqual(empty.status, 1)
+        XCTAssertTrue(empty.stderr.contains("holds no step checkpoint"), empty.stderr)
     }
 }

@@ -44,4 +44,23 @@ final class TemplateGoldenTests: XCTestCase {
         let produced = model.generate(prompt: promptIds, options: SamplingOptions(maxNewTokens: 20))
         XCTAssertEqual(produced.map(Float.init), try golden.tensor("generate_greedy_ids").scalars)
     }
+
+    /// `data.template: chatml` against transformers' apply_chat_template with axolotl's ChatML
+    /// template, tokenized by the Mistral tokenizer, which has no <|im_start|> token
+    /// (`make_chatml` in golden_stages.py).
+    func testChatMLMatchesApplyChatTemplate() throws {
+        let golden = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.golden.appendingPathComponent("chatml.json"))) as? [String: Any])
+        let cases = try XCTUnwrap(golden["cases"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 3)
+        let tokenizer = try Tokenizer.load(modelDirectory: try Fixtures.tinyMistralFolder(self))
+        for item in cases {
+            let system = item["system"] as? String, prompt = try XCTUnwrap(item["prompt"] as? String)
+            let response = try XCTUnwrap(item["response"] as? String)
+            XCTAssertEqual(ChatTemplate.promptText(system: system, prompt: prompt, template: .chatml), item["prompt_text"] as? String)
+            XCTAssertEqual(ChatTemplate.responseText(response, template: .chatml), item["response_text"] as? String)
+            let example = ChatTemplate.example(system: system, prompt: prompt, response: response, tokenizer: tokenizer, template: .chatml)
+            XCTAssertEqual(Array(example.ids.prefix(example.promptLength)), (item["prompt_ids"] as? [Int])?.map(Int32.init))
+            XCTAssertEqual(Array(example.ids.dropFirst(example.promptLength)), (item["response_ids"] as? [Int])?.map(Int32.init))
+        }
+    }
 }

@@ -238,6 +238,14 @@ public enum Checkpoint {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// The newest step checkpoint of a run folder (`--resume latest`).
+    public static func latest(in directory: URL) throws -> URL {
+        guard let newest = stepCheckpoints(in: directory).last else {
+            throw CheckpointError(directory, "holds no step checkpoint (step-NNNNNN.h5) to resume from")
+        }
+        return newest.url
+    }
+
     /// Deletes all but the newest `keepLast` step checkpoints.
     static func pruneSteps(in directory: URL, keepLast: Int) throws {
         for (_, url) in stepCheckpoints(in: directory).dropLast(keepLast) { try FileManager.default.removeItem(at: url) }

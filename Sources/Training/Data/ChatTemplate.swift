@@ -1,28 +1,72 @@
 import Tokenizer
 
-/// The Mistral-instruct template JANUS was trained with (axolotl): the prompt text
-/// `[INST] {system}\n{prompt} [/INST]` tokenized with BOS, and the response tokenized on its
-/// own without BOS (so it starts with the dummy-prefix space) followed by EOS. Loss and
-/// log-probs cover the response tokens only, EOS included.
+/// How a record becomes tokens (`data.template`). Loss and log-probs cover the response tokens
+/// only, EOS included.
+///
+/// - `janus`: the Mistral-instruct template JANUS was trained with (axolotl): the prompt text
+///   `[INST] {system}\n{prompt} [/INST]` tokenized with BOS, and the response tokenized on its
+///   own without BOS (so it starts with the dummy-prefix space) followed by EOS.
+/// - `chatml`: axolotl's `chat_template: chatml` (the authors' ORPO run):
+///   `<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n`
+///   with BOS, and `{response}<|im_end|>` followed by EOS, as TRL's ORPOTrainer appends it. When
+///   the tokenizer has `<|im_start|>` and `<|im_end|>` as tokens they are used, and the text
+///   between them is tokenized piece by piece (as HF's legacy Llama/Mistral tokenizers do after
+///   an added token); otherwise they are ordinary text, as in the paper, whose vocabulary stayed
+///   at Mistral's 32000 tokens.
 public enum ChatTemplate {
-    public static func promptText(system: String?, prompt: String) -> String {
-        if let system, !system.isEmpty { return "[INST] \(system)\n\(prompt) [/INST]" }
-        return "[INST] \(prompt) [/INST]"
+    public enum Kind: String, Sendable, CaseIterable {
+        case janus, chatml
     }
 
-    public static func promptIds(system: String?, prompt: String, tokenizer: Tokenizer) -> [Int32] {
-        tokenizer.encode(promptText(system: system, prompt: prompt), addBOS: true)
+    static let chatMLMarkers = ["<|im_start|>", "<|im_end|>"]
+
+    public static func promptText(system: String?, prompt: String, template: Kind = .janus) -> String {
+        let system = system.flatMap { $0.isEmpty ? nil : $0 }
+        switch template {
+        case .janus:
+            if let system { return "[INST] \(system)\n\(prompt) [/INST]" }
+            return "[INST] \(prompt) [/INST]"
+        case .chatml:
+            let turn = system.map { "<|im_start|>system\n\($0)<|im_end|>\n" } ?? ""
+            return turn + "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n"
+        }
     }
 
-    public static func responseIds(_ response: String, tokenizer: Tokenizer) -> [Int32] {
-        tokenizer.encode(response, addBOS: false) + [tokenizer.eosId]
+    public static func responseText(_ response: String, template: Kind = .janus) -> String {
+        template == .chatml ? response + "<|im_end|>" : response
+    }
+
+    public static func promptIds(system: String?, prompt: String, tokenizer: Tokenizer, template: Kind = .janus) -> [Int32] {
+        [tokenizer.bosId] + encode(promptText(system: system, prompt: prompt, template: template), tokenizer, template)
+    }
+
+    public static func responseIds(_ response: String, tokenizer: Tokenizer, template: Kind = .janus) -> [Int32] {
+        encode(responseText(response, template: template), tokenizer, template) + [tokenizer.eosId]
     }
 
     /// A response to `prompt` under `system`, tokenized as the template prescribes.
-    public static func example(system: String?, prompt: String, response: String, tokenizer: Tokenizer) -> TokenizedExample {
+    public static func example(
+        system: String?, prompt: String, response: String, tokenizer: Tokenizer, template: Kind = .janus
+    ) -> TokenizedExample {
         TokenizedExample(
-            promptIds: promptIds(system: system, prompt: prompt, tokenizer: tokenizer),
-            responseIds: responseIds(response, tokenizer: tokenizer))
+            promptIds: promptIds(system: system, prompt: prompt, tokenizer: tokenizer, template: template),
+            responseIds: responseIds(response, tokenizer: tokenizer, template: template))
+    }
+
+    /// Text without BOS; ChatML's markers become their own ids when the tokenizer has them.
+    private static func encode(_ text: String, _ tokenizer: Tokenizer, _ template: Kind) -> [Int32] {
+        let markers = chatMLMarkers.compactMap { marker in tokenizer.id(for: marker).map { (text: marker, id: $0) } }
+        guard template == .chatml, markers.count == chatMLMarkers.count else { return tokenizer.encode(text, addBOS: false) }
+        var ids = [Int32](), rest = Substring(text)
+        while true {
+            let next = markers.compactMap { marker in rest.range(of: marker.text).map { (marker.id, $0) } }
+                .min { $0.1.lowerBound < $1.1.lowerBound }
+            let before = rest[..<(next?.1.lowerBound ?? rest.endIndex)]
+            if !before.isEmpty { ids += tokenizer.encode(String(before), addBOS: false) }
+            guard let (id, range) = next else { return ids }
+            ids.append(id)
+            rest = rest[range.upperBound...]
+        }
     }
 }
 

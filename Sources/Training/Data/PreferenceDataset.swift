@@ -14,6 +14,7 @@ public struct PreferenceDataset: Sendable, TrainingData {
     public let pairs: [PreferencePair]
     public let recordCount: Int
     public let instructionCount: Int
+    public let sharedPromptCount: Int
     public let systemMessagesPerInstruction: Int
     public let invalidRecords: [DataError]
     public let truncatedCount: Int
@@ -27,7 +28,7 @@ public struct PreferenceDataset: Sendable, TrainingData {
     ///   whole chosen sequence, as TRL computes it).
     public static func load(
         _ url: URL, tokenizer: Tokenizer, systemMessagesPerInstruction k: Int, maxSeqLen: Int,
-        truncation: TruncationPolicy, skipInvalid: Bool, seed: UInt64, scoreChosenPrompt: Bool = false
+        truncation: TruncationPolicy, skipInvalid: Bool, seed: UInt64, template: ChatTemplate.Kind = .janus, scoreChosenPrompt: Bool = false
     ) throws -> PreferenceDataset {
         let loaded = try RecordReader.preferences(url, skipInvalid: skipInvalid)
         let selection = InstructionSelection(prompts: loaded.records.map(\.prompt), k: k, seed: seed)
@@ -35,9 +36,9 @@ public struct PreferenceDataset: Sendable, TrainingData {
         var truncated = 0, dropped = 0
         for index in selection.keptIndices {
             let record = loaded.records[index]
-            var chosen = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.chosen, tokenizer: tokenizer)
+            var chosen = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.chosen, tokenizer: tokenizer, template: template)
             chosen.scoresPrompt = scoreChosenPrompt
-            let rejected = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer)
+            let rejected = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer, template: template)
             guard let fittedChosen = try chosen.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line),
                   let fittedRejected = try rejected.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line)
             else {
@@ -50,6 +51,6 @@ public struct PreferenceDataset: Sendable, TrainingData {
         guard !pairs.isEmpty else { throw DataError(file: url.path, "no preference pair fits max_seq_len \(maxSeqLen)") }
         return PreferenceDataset(
             pairs: pairs, recordCount: loaded.records.count, instructionCount: selection.instructionCount,
-            systemMessagesPerInstruction: k, invalidRecords: loaded.invalid, truncatedCount: truncated, droppedCount: dropped)
+            sharedPromptCount: selection.sharedPromptCount, systemMessagesPerInstruction: k, invalidRecords: loaded.invalid, truncatedCount: truncated, droppedCount: dropped)
     }
 }

@@ -84,6 +84,29 @@ public struct RecordFields {
         throw error(key, "has no assistant message")
     }
 
+    /// A conversation of one turn: an optional system message, then one user and one assistant
+    /// message. Anything longer is an error: Facet trains single-turn records, and cutting a
+    /// conversation silently would train on something other than the file says.
+    public func singleTurn(_ key: String) throws -> (system: String?, prompt: String, response: String) {
+        guard let messages = object[key] as? [Any] else { throw error(key, "must be a list of messages, found \(jsonTypeName(object[key] as Any))") }
+        var system: String?, user: String?, assistant: String?
+        for (index, message) in messages.enumerated() {
+            guard let fields = message as? [String: Any], let role = fields["role"] as? String, let content = fields["content"] as? String else {
+                throw error(key, "message \(index + 1) must be an object with string role and content")
+            }
+            switch role {
+            case "system" where system == nil && user == nil: system = content
+            case "user" where user == nil: user = content
+            case "assistant" where user != nil && assistant == nil: assistant = content
+            default:
+                throw error(key, "message \(index + 1) ('\(role)') makes it more than one turn; Facet trains single-turn records (an optional system message, one user and one assistant message)")
+            }
+        }
+        guard let user, !user.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw error(key, "has no user message") }
+        guard let assistant, !assistant.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw error(key, "has no assistant message") }
+        return (system, user, assistant)
+    }
+
     public func preferenceSet() throws -> [Preference] {
         guard let value = object["preference_set"], !(value is NSNull) else { return [] }
         guard let entries = value as? [Any] else { throw error("preference_set", "must be a list") }
@@ -117,13 +140,20 @@ public struct LoadedRecords<Record: Sendable>: Sendable {
 }
 
 public enum RecordReader {
-    /// Multifaceted Collection records (`system`, `prompt`, `output`, `preference_set`, ...).
+    /// Supervised records in one of three shapes: Multifaceted Collection (`system`, `prompt`,
+    /// `output`, `preference_set`, ...), `messages` (a single turn: an optional system message,
+    /// one user and one assistant message), or `prompt` / `completion` (with an optional
+    /// `system`; the completion a string or a message list).
     public static func sft(_ url: URL, skipInvalid: Bool = false) throws -> LoadedRecords<SFTRecord> {
         try read(url, skipInvalid: skipInvalid) { fields in
-            SFTRecord(
-                line: fields.line, system: try fields.optionalString("system"),
-                prompt: try fields.string("prompt", allowEmpty: false), output: try fields.string("output", allowEmpty: false),
-                preferenceSet: try fields.preferenceSet())
+            if fields.object["messages"] != nil {
+                let turn = try fields.singleTurn("messages")
+                return SFTRecord(line: fields.line, system: turn.system, prompt: turn.prompt, output: turn.response, preferenceSet: [])
+            }
+            let output = fields.object["completion"] != nil ? try fields.response("completion") : try fields.string("output", allowEmpty: false)
+            return SFTRecord(
+                line: fields.line, system: try fields.optionalString("system"), prompt: try fields.string("prompt", allowEmpty: false),
+                output: output, preferenceSet: try fields.preferenceSet())
         }
     }
 

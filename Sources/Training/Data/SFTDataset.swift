@@ -16,6 +16,7 @@ public enum TruncationPolicy: String, Sendable, CaseIterable {
 public protocol TrainingData {
     var recordCount: Int { get }  // valid records in the file
     var instructionCount: Int { get }
+    var sharedPromptCount: Int { get }  // prompt strings with more than 3 records
     var exampleCount: Int { get }  // examples or pairs kept
     var invalidRecords: [DataError] { get }
     var truncatedCount: Int { get }
@@ -29,6 +30,7 @@ public struct SFTDataset: Sendable, TrainingData {
     public let examples: [TokenizedExample]
     public let recordCount: Int
     public let instructionCount: Int
+    public let sharedPromptCount: Int
     public let systemMessagesPerInstruction: Int
     public let invalidRecords: [DataError]
     public let truncatedCount: Int
@@ -40,7 +42,7 @@ public struct SFTDataset: Sendable, TrainingData {
 
     public static func load(
         _ url: URL, tokenizer: Tokenizer, systemMessagesPerInstruction k: Int, maxSeqLen: Int,
-        truncation: TruncationPolicy, skipInvalid: Bool, seed: UInt64
+        truncation: TruncationPolicy, skipInvalid: Bool, seed: UInt64, template: ChatTemplate.Kind = .janus
     ) throws -> SFTDataset {
         let loaded = try RecordReader.sft(url, skipInvalid: skipInvalid)
         let selection = InstructionSelection(prompts: loaded.records.map(\.prompt), k: k, seed: seed)
@@ -48,7 +50,7 @@ public struct SFTDataset: Sendable, TrainingData {
         var truncated = 0, dropped = 0
         for index in selection.keptIndices {
             let record = loaded.records[index]
-            let example = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)
+            let example = ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer, template: template)
             guard let fitted = try example.fitted(to: maxSeqLen, policy: truncation, file: url.path, line: record.line) else {
                 dropped += 1
                 continue
@@ -59,7 +61,7 @@ public struct SFTDataset: Sendable, TrainingData {
         guard !examples.isEmpty else { throw DataError(file: url.path, "no example fits max_seq_len \(maxSeqLen)") }
         return SFTDataset(
             examples: examples, recordCount: loaded.records.count, instructionCount: selection.instructionCount,
-            systemMessagesPerInstruction: k, invalidRecords: loaded.invalid, truncatedCount: truncated, droppedCount: dropped)
+            sharedPromptCount: selection.sharedPromptCount, systemMessagesPerInstruction: k, invalidRecords: loaded.invalid, truncatedCount: truncated, droppedCount: dropped)
     }
 }
 

@@ -90,6 +90,8 @@ public struct Recipe: Equatable, Sendable {
         public var truncation = TruncationPolicy.truncate
         /// Count and report bad records instead of stopping at the first.
         public var skipInvalid = false
+        /// The chat template records are rendered with.
+        public var template = ChatTemplate.Kind.janus
 
         public init(train: String) { self.train = train }
 
@@ -102,12 +104,14 @@ public struct Recipe: Equatable, Sendable {
             .flag("packing", \.packing),
             .choice("truncation", \.truncation),
             .flag("skip_invalid", \.skipInvalid),
+            .choice("template", \.template),
         ]
     }
 
     public struct TrainSection: Equatable, Sendable {
         public var epochs = 4
-        /// A cap on optimizer steps, below what `epochs` would give.
+        /// Optimizer steps to train, overriding `epochs` (as HF's `max_steps`): the data is
+        /// passed over as many times as these steps need.
         public var maxSteps: Int?
         public var microBatchSize = 2
         public var gradientAccumulationSteps = 4
@@ -186,6 +190,9 @@ public struct Recipe: Equatable, Sendable {
         public var lambda = 0.1
         /// TRL takes the NLL term over prompt and response tokens; false restricts it to the response.
         public var nllOnPrompt = true
+        /// How the NLL term averages: per sequence (TRL's ORPOTrainer at the paper's micro-batch 1)
+        /// or over all chosen tokens of the step.
+        public var nllNormalization = NLLNormalization.sequence
 
         public init() {}
 
@@ -193,6 +200,7 @@ public struct Recipe: Equatable, Sendable {
         static let keys: [RecipeKey<Self>] = [
             .number("lambda", \.lambda, .nonNegative),
             .flag("nll_on_prompt", \.nllOnPrompt),
+            .choice("nll_normalization", \.nllNormalization),
         ]
     }
 

@@ -7,6 +7,8 @@ public struct TrainingPlan: Sendable {
     public let stage: Recipe.Stage
     public let records: Int
     public let instructions: Int
+    /// Prompt strings with more than 3 records (instructions sharing a prompt, grouped as one).
+    public let sharedPrompts: Int
     public let systemMessagesPerInstruction: Int
     public let examples: Int
     public let invalidRecords: Int
@@ -69,7 +71,8 @@ public final class TrainingRun {
             func load(_ path: String) throws -> SFTDataset {
                 try SFTDataset.load(
                     URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
-                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed)
+                    maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed,
+                    template: data.template)
             }
             return .sft(try load(data.train), eval: try data.eval.map(load))
         case .dpo, .orpo:
@@ -77,7 +80,7 @@ public final class TrainingRun {
                 try PreferenceDataset.load(
                     URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
                     maxSeqLen: data.maxSeqLen, truncation: data.truncation, skipInvalid: data.skipInvalid, seed: seed,
-                    scoreChosenPrompt: recipe.stage == .orpo && recipe.orpo.nllOnPrompt)
+                    template: data.template, scoreChosenPrompt: recipe.stage == .orpo && recipe.orpo.nllOnPrompt)
             }
             return .preference(try load(data.train), eval: try data.eval.map(load))
         }
@@ -143,7 +146,7 @@ public final class TrainingRun {
             return (SFTObjective(model: model, train: train, eval: eval, plan: plan), train)
         case .preference(let train, let eval):
             let loss: PreferenceObjective.Loss = recipe.stage == .orpo
-                ? .orpo(lambda: Float(recipe.orpo.lambda))
+                ? .orpo(lambda: Float(recipe.orpo.lambda), nll: recipe.orpo.nllNormalization)
                 : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
             let plan = BatchPlan(
                 lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize, packing: false,
@@ -159,7 +162,7 @@ public final class TrainingRun {
         let all = model.namedWeights.reduce(0) { $0 + $1.tensor.count }
         return TrainingPlan(
             stage: recipe.stage, records: summary.recordCount, instructions: summary.instructionCount,
-            systemMessagesPerInstruction: recipe.data.systemMessagesPerInstruction, examples: summary.exampleCount,
+            sharedPrompts: summary.sharedPromptCount,            systemMessagesPerInstruction: recipe.data.systemMessagesPerInstruction, examples: summary.exampleCount,
             invalidRecords: summary.invalidRecords.count, truncated: summary.truncatedCount, dropped: summary.droppedCount,
             tokens: summary.totalTokens, scoredTokens: summary.responseTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
