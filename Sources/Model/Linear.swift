@@ -31,7 +31,9 @@ public final class Linear {
     public func mergeAdapter() {
         guard let adapter else { return }
         let merged = weight.widened() + adapter.delta()
+        let computeDType = weight.computeDType
         weight = weight.dtype == .bfloat16 ? merged.narrowedToBFloat16() : merged
+        weight.computeDType = computeDType
         self.adapter = nil
     }
 }
