@@ -12,6 +12,7 @@ struct TrainCommand: ParsableCommand {
 
 struct SpeedBench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Benchmarks: one LoRA training step of a model (default), or attention alone.",
         subcommands: [SpeedBenchStep.self, SpeedBenchAttention.self], defaultSubcommand: SpeedBenchStep.self)
 }
