@@ -138,22 +138,16 @@ public func widenBFloat16(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePoint
 }
 
 /// Rounds `count` float32 values to bfloat16 (nearest even, NaN kept quiet) into `dst`: the
-/// activations of a bfloat16 GEMM.
+/// activations of a bfloat16 GEMM. A plain loop, which the compiler vectorizes (explicit SIMD16
+/// code measured 18 times slower: its lane conversions are scalarized).
 public func narrowToBFloat16(_ dst: UnsafeMutablePointer<UInt16>, _ src: UnsafePointer<Float>, _ count: Int) {
-    let bits = UnsafeRawPointer(src)
-    parallelChunks(count, minimumChunk: 1 << 16) { range in
-        var i = range.lowerBound
-        while i + 16 <= range.upperBound {
-            let word = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<UInt32>.self)
+    let words = UnsafeRawPointer(src).assumingMemoryBound(to: UInt32.self)
+    parallelChunks(count, minimumChunk: 1 << 18) { range in
+        for i in range {
+            let word = words[i]
             let rounded = (word &+ 0x7FFF &+ ((word &>> 16) & 1)) &>> 16
-            let quietNaN = (word &>> 16) | 0x40
-            let value = rounded.replacing(with: quietNaN, where: (word & 0x7FFF_FFFF) .> 0x7F80_0000)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: value), as: SIMD16<UInt16>.self)
-            i += 16
-        }
-        while i < range.upperBound {
-            dst[i] = bfloat16FromFloat(src[i])
-            i += 1
+            let value = (word & 0x7FFF_FFFF) > 0x7F80_0000 ? (word &>> 16) | 0x40 : rounded
+            dst[i] = UInt16(truncatingIfNeeded: value)
         }
     }
 }

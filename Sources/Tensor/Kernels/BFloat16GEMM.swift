@@ -23,6 +23,9 @@ public enum BFloat16GEMM {
         guard cpuHasBFloat16Instructions else {
             return .failure(BLAS.LoadError(description: "this CPU has no bfloat16 instructions (AVX512_BF16 or AMX)"))
         }
+        // oneDNN runs on OpenMP, whose idle threads spin by default and would take the cores
+        // from the kernels that run between GEMMs.
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 0)
         guard let handle = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_GLOBAL) ?? dlopen("libdnnl.so", RTLD_NOW | RTLD_GLOBAL) else {
             return .failure(BLAS.LoadError(description: "oneDNN could not be loaded (libdnnl.so.2): install libdnnl-dev (`make deps`)"))
         }

@@ -10,9 +10,8 @@ func weightForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>
         BLAS.sgemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: alpha, a: x, lda: k, b: w.data, ldb: k, beta: 0, c: out, ldc: n)
     case .bfloat16 where w.computeDType == .bfloat16:
         let xb = roundedToBFloat16(x, rows * k)
-        defer { xb.deallocate() }
         BFloat16GEMM.gemm(
-            transA: false, transB: true, m: rows, n: n, k: k, alpha: alpha, a: xb, lda: k, b: w.storage.bfloat16s, ldb: k,
+            transA: false, transB: true, m: rows, n: n, k: k, alpha: alpha, a: xb.bfloat16s, lda: k, b: w.storage.bfloat16s, ldb: k,
             beta: 0, c: out, ldc: n)
     case .bfloat16:
         bfloat16WeightForward(out, x, w.storage.bfloat16s, rows: rows, n: n, k: k, alpha: alpha)
@@ -26,19 +25,19 @@ func weightInputBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<
         BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: n, alpha: alpha, a: dy, lda: n, b: w.data, ldb: k, beta: 1, c: dx, ldc: k)
     case .bfloat16 where w.computeDType == .bfloat16:
         let dyb = roundedToBFloat16(dy, rows * n)
-        defer { dyb.deallocate() }
         BFloat16GEMM.gemm(
-            transA: false, transB: false, m: rows, n: k, k: n, alpha: alpha, a: dyb, lda: n, b: w.storage.bfloat16s, ldb: k,
+            transA: false, transB: false, m: rows, n: k, k: n, alpha: alpha, a: dyb.bfloat16s, lda: n, b: w.storage.bfloat16s, ldb: k,
             beta: 1, c: dx, ldc: k)
     case .bfloat16:
         bfloat16WeightBackward(dx, dy, w.storage.bfloat16s, rows: rows, n: n, k: k, alpha: alpha)
     }
 }
 
-/// A bfloat16 copy of `count` activations for one GEMM; the caller deallocates it.
-private func roundedToBFloat16(_ x: UnsafePointer<Float>, _ count: Int) -> UnsafeMutablePointer<UInt16> {
-    let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
-    narrowToBFloat16(rounded, x, count)
+/// A bfloat16 copy of `count` activations for one GEMM (pooled memory: fresh pages would cost
+/// a page fault each).
+private func roundedToBFloat16(_ x: UnsafePointer<Float>, _ count: Int) -> Storage {
+    let rounded = Storage(count: count, dtype: .bfloat16, zeroed: false)
+    narrowToBFloat16(rounded.bfloat16s, x, count)
     return rounded
 }
 
