@@ -21,9 +21,8 @@ public final class Linear {
 
     // x: (..., in) -> (..., out)
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = matmul(x, weight, transposeB: true)
-        guard let adapter, adapterEnabled else { return y }
-        return y + adapter(x)
+        guard let adapter, adapterEnabled else { return matmul(x, weight, transposeB: true) }
+        return loraLinear(x, weight: weight, adapterInput: adapter.input(x), a: adapter.a, b: adapter.b, scale: adapter.scale)
     }
 
     /// Folds the adapter into the weight (`W + scale B A`, stored as the weight's dtype) and
