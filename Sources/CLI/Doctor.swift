@@ -22,6 +22,11 @@ struct Doctor: ParsableCommand {
             print("hdf5:             \(HDF5Library.version)")
             let gflops = BLAS.measureThroughput()
             print(String(format: "sgemm 512x4096 by 4096x4096: %.1f GFLOP/s", gflops))
+            if let reason = BFloat16GEMM.unavailableReason {
+                print("bf16 gemm:        unavailable (\(reason)); bfloat16 weights are widened to float32")
+            } else {
+                print(String(format: "bf16 gemm 512x4096 by 4096x4096 (oneDNN): %.1f GFLOP/s", BFloat16GEMM.measureThroughput()))
+            }
         }
     }
 }

@@ -13,8 +13,12 @@ struct SpeedBenchStep: ParsableCommand {
     @Option(help: "An HF model folder instead of a preset.") var model: String?
     @Option(help: "Tokens in the sequence.") var seq = 512
     @Option(help: "Timed steps after one warm-up.") var steps = 3
-    @Flag(inversion: .prefixedNo, help: "Recompute layers in backward (on by default for 7b-shape).")
+    @Flag(inversion: .prefixedNo, help: "Recompute layers in backward (default: only when the step would not fit in memory otherwise).")
     var activationCheckpointing: Bool?
+    @Option(help: "Storage of the frozen weights: float32 | bfloat16 (default: bfloat16 for 7b-shape and --model, else float32).")
+    var dtype: DType?
+    @Option(help: "How bfloat16 weights are multiplied: float32 | bfloat16 (default: bfloat16 where the CPU has bfloat16 instructions).")
+    var computeDType: DType?
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -28,15 +32,19 @@ struct SpeedBenchStep: ParsableCommand {
             try BLAS.ensureLoaded()
             let mistral: Mistral
             let name: String
-            var checkpointing = activationCheckpointing ?? false
+            let checkpointing: Bool
             if let preset, let chosen = SpeedBenchmarkPreset.named(preset) {
-                mistral = try Mistral.randomlyInitialized(config: chosen.config, dtype: chosen.dtype, seed: 1)
+                checkpointing = SpeedBenchmark.recomputes(requested: activationCheckpointing, config: chosen.config, storage: dtype ?? chosen.dtype, sequenceLength: seq)
+                mistral = try Mistral.randomlyInitialized(config: chosen.config, dtype: dtype ?? chosen.dtype, seed: 1)
                 name = preset
-                checkpointing = activationCheckpointing ?? (preset == "7b-shape")
             } else {
-                mistral = try Mistral.load(directory: URL(fileURLWithPath: model!), dtype: .bfloat16)
+                let directory = URL(fileURLWithPath: model!)
+                let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
+                checkpointing = SpeedBenchmark.recomputes(requested: activationCheckpointing, config: config, storage: dtype ?? .bfloat16, sequenceLength: seq)
+                mistral = try Mistral.load(directory: directory, dtype: dtype ?? .bfloat16)
                 name = model!
             }
+            mistral.computeDType = try BFloat16GEMM.computeDType(requested: computeDType, storage: mistral.lmHead.dtype)
             let result = SpeedBenchmark.run(model: mistral, sequenceLength: seq, steps: steps, recomputeActivations: checkpointing)
             let peak = BLAS.measureThroughput()
             let c = mistral.config
@@ -45,15 +53,15 @@ struct SpeedBenchStep: ParsableCommand {
                 let object: [String: Any] = [
                     "preset": name, "seq": seq, "steps": steps, "hidden": c.hiddenSize, "intermediate": c.intermediateSize,
                     "layers": c.numHiddenLayers, "heads": c.numAttentionHeads, "kv_heads": c.numKeyValueHeads, "vocab": c.vocabSize,
-                    "dtype": mistral.lmHead.dtype.rawValue, "activation_checkpointing": checkpointing,
+                    "dtype": mistral.lmHead.dtype.rawValue, "compute_dtype": mistral.computeDType.rawValue, "activation_checkpointing": checkpointing,
                     "step_s_median": result.medianStepSeconds, "step_s": result.stepSeconds, "tokens_per_s": result.tokensPerSecond,
                     "gflops": result.gigaflopsPerSecond, "gemm_peak_gflops": peak, "peak_rss_gib": gib, "openblas_core": BLAS.activeCore,
                 ]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
                 print("bench \(name): hidden \(c.hiddenSize), intermediate \(c.intermediateSize), \(c.numHiddenLayers) layers, "
-                      + "\(c.numAttentionHeads) heads (\(c.numKeyValueHeads) KV), vocab \(c.vocabSize), \(mistral.lmHead.dtype.rawValue) frozen weights")
-                print("LoRA r 16 on 7 projections, seq \(seq), loss on the last 3/4, activation checkpointing \(checkpointing ? "on" : "off"), openblas core \(BLAS.activeCore)")
+                      + "\(c.numAttentionHeads) heads (\(c.numKeyValueHeads) KV), vocab \(c.vocabSize), \(mistral.lmHead.dtype.rawValue) frozen weights multiplied in \(mistral.computeDType.rawValue)")
+                print("LoRA r 16 on 7 projections, seq \(seq), loss on the last 3/4, activation recomputation \(checkpointing ? "on" : "off"), openblas core \(BLAS.activeCore)")
                 print(String(format: "step time (median of %d): %.3f s   %.0f tokens/s", steps, result.medianStepSeconds, result.tokensPerSecond))
                 print(String(format: "achieved %.1f GFLOP/s = %.0f%% of the measured GEMM peak (%.1f GFLOP/s)",
                              result.gigaflopsPerSecond, 100 * result.gigaflopsPerSecond / peak, peak))
@@ -62,3 +70,5 @@ struct SpeedBenchStep: ParsableCommand {
         }
     }
 }
+
+extension DType: ExpressibleByArgument {}

@@ -77,7 +77,7 @@ func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: String?) thr
 private func printHeader(_ run: TrainingRun) {
     let p = run.plan
     let recipe = run.recipe
-    print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights), openblas core \(BLAS.activeCore)")
+    print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights, multiplied in \(p.computeDType.rawValue)), openblas core \(BLAS.activeCore)")
     if let from = run.trainer.checkpointContext.startedFrom { print("starting from \(from)") }
     print("data: \(p.records) records, \(p.instructions) instructions (records grouped by prompt; \(p.sharedPrompts) prompt strings had more than 3 records), "
           + "\(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) \(p.stage == .sft ? "examples" : "pairs")"
@@ -88,7 +88,9 @@ private func printHeader(_ run: TrainingRun) {
     print("training: \(lora); \(p.trainableParameters) trainable parameters; \(p.optimizerSteps) optimizer steps "
           + "(\(p.stepsPerEpoch.count) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation), "
           + "\(recipe.train.lrScheduler.rawValue) lr \(recipe.train.learningRate), \(p.warmupSteps) warmup steps")
-    print(String(format: "estimated memory: %.2f GiB; output: %@", Double(p.estimatedMemoryBytes) / 1_073_741_824, recipe.output.dir))
+    let recompute = p.recomputesActivations ? "on" : "off"
+    print(String(format: "estimated memory: %.2f GiB (activation recomputation %@%@); output: %@", Double(p.estimatedMemoryBytes) / 1_073_741_824,
+                 recompute, recipe.train.activationCheckpointing == nil ? ", auto" : "", recipe.output.dir))
 }
 
 /// One updating line on a terminal, plain log lines otherwise.

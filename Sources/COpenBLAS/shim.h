@@ -29,3 +29,18 @@ static inline int facet_cpu_has_avx512f(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b >> 16) & 1;
 }
+
+// bfloat16 dot-product instructions (AVX512_BF16: cpuid leaf 7, subleaf 1, eax bit 5) and AMX
+// bfloat16 tiles (leaf 7, subleaf 0, edx bit 22): the bfloat16 GEMM path needs one of them.
+static inline int facet_cpu_has_avx512_bf16(void) {
+    unsigned int a, b, c, d;
+    if (!facet_cpu_has_avx512f()) return 0;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a >> 5) & 1;
+}
+
+static inline int facet_cpu_has_amx_bf16(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (d >> 22) & 1;
+}

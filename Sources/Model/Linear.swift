@@ -28,10 +28,14 @@ public final class Linear {
 
     // x: (..., in) -> (..., out)
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = matmul(x, weight, transposeB: true)
-        if let frozenAdapter { y = y + frozenAdapter(x) }
-        guard let adapter, adapterEnabled else { return y }
-        return y + adapter(x)
+        let y: Tensor
+        if let adapter, adapterEnabled {
+            y = loraLinear(x, weight: weight, adapterInput: adapter.input(x), a: adapter.a, b: adapter.b, scale: adapter.scale)
+        } else {
+            y = matmul(x, weight, transposeB: true)
+        }
+        guard let frozen = frozenAdapter else { return y }
+        return y + matmul(matmul(x, frozen.a, transposeB: true), frozen.b, transposeB: true, alpha: frozen.scale)
     }
 
     /// W plus every adapter's update, in float32 (a merged export narrows it once, at the end).

@@ -83,13 +83,10 @@ public final class LoRAAdapter {
         useRSLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank)
     }
 
-    // x: (..., in) -> (..., out)
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var input = x
-        if dropout > 0, let state = dropoutState, state.isTraining {
-            input = x.dropout(dropout, generator: &state.generator)
-        }
-        return matmul(matmul(input, a, transposeB: true), b, transposeB: true, alpha: scale)
+    /// What the adapter multiplies: x, after dropout while training.
+    func input(_ x: Tensor) -> Tensor {
+        guard dropout > 0, let state = dropoutState, state.isTraining else { return x }
+        return x.dropout(dropout, generator: &state.generator)
     }
 
     /// scale * B A: [out, in], the update this adapter adds to W.

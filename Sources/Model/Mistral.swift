@@ -65,6 +65,11 @@ public final class Mistral {
     public var recomputesActivations = false
     /// The dropout state of the adapters, replayed when a layer is recomputed.
     public var dropoutState: DropoutState?
+    /// How the frozen bfloat16 matrices are multiplied: widened to float32 (exact) or in
+    /// bfloat16 on the CPU's bfloat16 instructions (`Tensor.computeDType`).
+    public var computeDType = DType.float32 {
+        didSet { for matrix in [lmHead] + linears.map(\.weight) where matrix.dtype == .bfloat16 { matrix.computeDType = computeDType } }
+    }
 
     /// Builds the model from named HF tensors. Matrices are stored as `dtype` (bfloat16 halves
     /// the memory of frozen weights); norms stay float32.

@@ -83,7 +83,8 @@ final class PreferenceCLITests: XCTestCase {
 
     /// Over bf16 frozen weights the SFT adapter stays a float32 adapter: the first DPO step scores
     /// the chosen answer exactly as `train eval --checkpoint SFT.h5` does (merged into bf16
-    /// weights, it drifted by 6.3e-4 nats per token).
+    /// weights, it drifted by 6.3e-4 nats per token). Both multiply in float32 here: bfloat16
+    /// compute is a rounding of its own, measured in BFloat16ComputeGoldenTests.
     func testDPOOverBFloat16WeightsStartsFromTheSFTModelExactly() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
@@ -103,7 +104,8 @@ final class PreferenceCLITests: XCTestCase {
             .write(to: pair, atomically: true, encoding: .utf8)
         let recipe = try writeRecipe("dpo", in: directory, model: model, extra: "")
         let result = try runTrain([
-            "dpo", recipe.path, "--from", sft, "--set", "model.dtype=bfloat16", "--set", "data.train=\(pair.path)", "--set", "data.eval=null",
+            "dpo", recipe.path, "--from", sft, "--set", "model.dtype=bfloat16", "--set", "model.compute_dtype=float32",
+            "--set", "data.train=\(pair.path)", "--set", "data.eval=null",
             "--set", "train.micro_batch_size=1", "--set", "train.epochs=1",
         ])
         XCTAssertEqual(result.status, 0, result.stderr)

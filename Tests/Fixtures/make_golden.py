@@ -1224,10 +1224,79 @@ def make_preference():
     assert size < SHARD_LIMIT, f"preference.safetensors is {size} bytes, over 2 MiB"
 
 
+class BFloat16Product(torch.autograd.Function):
+    """Facet's bfloat16 compute of a frozen bfloat16 weight: x W^T with x rounded to bfloat16,
+    products accumulated in float32 (bfloat16 x bfloat16 products are exact in float32), and
+    the input gradient dY W with dY rounded to bfloat16. The weight gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, weight):
+        ctx.save_for_backward(weight)
+        return x.to(torch.bfloat16).float() @ weight.float().t()
+
+    @staticmethod
+    def backward(ctx, dy):
+        (weight,) = ctx.saved_tensors
+        return dy.to(torch.bfloat16).float() @ weight.float(), None
+
+
+def make_bf16_compute():
+    """LoRA step-0 loss and gradients of the lora_training group's adapter (same init) with the
+    frozen weights multiplied in bfloat16: (1) exactly as Facet does it (BFloat16Product on every
+    frozen projection and the LM head, everything else float32), (2) under PyTorch's CPU
+    autocast to bfloat16 (which also runs the adapters, attention products and the LM head's
+    outputs in bfloat16)."""
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER_MODEL)
+    with open(os.path.join(FIXTURES, "tiny-mistral-eval.jsonl"), encoding="utf-8") as f:
+        records = [json.loads(line) for line in f]
+    input_ids, labels, attention_mask = sft_batch(sp, records)
+    init = load_file(os.path.join(OUT_DIR, "lora_sft.safetensors"))
+    tensors = {}
+
+    def prepared():
+        model, _ = lora_model()
+        named = lora_parameters(model)
+        with torch.no_grad():
+            for name, p in named:
+                p.copy_(init[f"grad0_init.{name}"])
+        return model, named
+
+    model, named = prepared()
+    for module in model.modules():
+        if hasattr(module, "base_layer") and isinstance(module.base_layer, torch.nn.Linear):
+            weight = module.base_layer.weight
+            assert torch.equal(weight, weight.to(torch.bfloat16).float()), "the tiny model's weights are bfloat16 values"
+            module.base_layer.forward = lambda x, w=weight: BFloat16Product.apply(x, w)
+    head = model.base_model.model.lm_head
+    head.forward = lambda x, w=head.weight: BFloat16Product.apply(x, w)
+    loss = sft_loss(model, input_ids, labels, attention_mask)
+    loss.backward()
+    tensors["exact_loss"] = loss.detach().reshape(1)
+    for name, p in named:
+        tensors[f"exact_grad.{name}"] = p.grad.detach().clone()
+
+    model, named = prepared()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+    loss = out.loss.float()
+    loss.backward()
+    tensors["autocast_loss"] = loss.detach().reshape(1)
+    for name, p in named:
+        tensors[f"autocast_grad.{name}"] = p.grad.detach().clone()
+    print(f"bf16 compute: exact {tensors['exact_loss'].item():.6f}, autocast {tensors['autocast_loss'].item():.6f}, "
+          f"float32 {init['grad0_loss'].item():.6f}")
+    save("bf16_compute", tensors, {
+        "exact_loss": "[1] loss with every frozen projection and the LM head as BFloat16Product; exact_grad.<name> the adapters' gradients",
+        "autocast_loss": "[1] loss under torch.autocast('cpu', dtype=torch.bfloat16); autocast_grad.<name> the adapters' gradients",
+    })
+
+
 # ---------------------------------------------------------------------------------------
 
 
-GROUPS = ["rmsnorm", "rope", "attention", "cross_entropy", "tiny_mistral", "lora_training", "preference"]
+GROUPS = ["rmsnorm", "rope", "attention", "cross_entropy", "tiny_mistral", "lora_training", "preference", "bf16_compute"]
 STAGE_GROUPS = ["stacked_adapters", "full_dpo", "chatml", "orpo_sequence"]  # in golden_stages.py
 
 

@@ -48,6 +48,31 @@ final class FusedOpTests: XCTestCase {
         checkGradients([x]) { x.rotaryEmbedding(positions: positions, theta: theta) }
     }
 
+    func testLoRALinearMatchesComposite() {
+        let x = randomTensor([2, 3, 8], seed: 21), w = randomTensor([6, 8], seed: 22)
+        let a = randomTensor([2, 8], seed: 23), b = randomTensor([6, 2], seed: 24)
+        let mask = Tensor((0..<48).map { Float($0 % 3 == 0 ? 0 : 1.5) }, shape: [2, 3, 8])
+        for separateInput in [false, true] {
+            func composite() -> Tensor {
+                let d = separateInput ? x * mask : x
+                return matmul(x, w, transposeB: true) + matmul(matmul(d, a, transposeB: true), b, transposeB: true, alpha: 0.7)
+            }
+            func fused() -> Tensor { loraLinear(x, weight: w, adapterInput: separateInput ? x * mask : x, a: a, b: b, scale: 0.7) }
+            let (reference, referenceGrads) = forwardBackward([x, a, b], composite)
+            let (result, grads) = forwardBackward([x, a, b], fused)
+            assertClose(result, reference, atol: 1e-5, "lora linear forward")
+            for (name, pair) in zip(["x", "A", "B"], zip(grads, referenceGrads)) {
+                assertClose(pair.0, pair.1, atol: 1e-5, "lora linear gradient of \(name)")
+            }
+            checkGradients([x, a, b], fused)
+        }
+        let frozen = w.narrowedToBFloat16()
+        frozen.computeDType = .float32
+        let (widened, _) = forwardBackward([x, a, b]) { loraLinear(x, weight: frozen, adapterInput: x, a: a, b: b, scale: 0.7) }
+        let (exact, _) = forwardBackward([x, a, b]) { loraLinear(x, weight: frozen.widened(), adapterInput: x, a: a, b: b, scale: 0.7) }
+        assertClose(widened, exact, atol: 1e-5, "lora linear over a bfloat16 weight")
+    }
+
     func testSwiGLUMatchesComposite() {
         let gate = randomTensor([4, 6], seed: 4), up = randomTensor([4, 6], seed: 5)
         let (fused, fusedGrads) = forwardBackward([gate, up]) { swiGLU(gate: gate, up: up) }

@@ -116,7 +116,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(train.adamEpsilon, 1e-8)
         XCTAssertEqual(train.seed, 42)
         XCTAssertNil(train.evalEverySteps)
-        XCTAssertFalse(train.activationCheckpointing)
+        XCTAssertNil(train.activationCheckpointing)
         XCTAssertEqual(recipe.dpo.beta, 0.1)
         XCTAssertEqual(recipe.dpo.loss, .sigmoid)
         XCTAssertEqual(recipe.dpo.labelSmoothing, 0)
@@ -174,7 +174,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(train.adamEpsilon, 1e-6)
         XCTAssertEqual(train.seed, 7)
         XCTAssertEqual(train.evalEverySteps, 50)
-        XCTAssertTrue(train.activationCheckpointing)
+        XCTAssertEqual(train.activationCheckpointing, true)
         XCTAssertEqual(recipe.dpo.beta, 0.05)
         XCTAssertEqual(recipe.dpo.labelSmoothing, 0.1)
         XCTAssertTrue(recipe.dpo.precomputeReference)
@@ -361,7 +361,7 @@ final class RecipeTests: XCTestCase {
             lines.filter { !$0.hasPrefix(" ") }.map { $0.split(separator: ":")[0] },
             ["stage", "model", "lora", "data", "train", "dpo", "orpo", "output"])
         XCTAssertEqual(lines.filter { $0.hasPrefix("  ") }.count, Recipe.keyPaths.filter { $0.contains(".") && !$0.hasPrefix("lora.") }.count)
-        XCTAssertEqual(Recipe.keyPaths.count, 43)
+        XCTAssertEqual(Recipe.keyPaths.count, 44)
         XCTAssertTrue(lines.contains("lora: null"))
         XCTAssertTrue(try parse(Self.full).resolvedYAML.contains("  target_modules: [q_proj, v_proj]\n"))
     }

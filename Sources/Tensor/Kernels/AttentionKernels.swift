@@ -31,14 +31,25 @@ struct AttentionGeometry {
         return true
     }
 
-    /// Calls `body(b, h, q0, q1, keys)` for every block, in a fixed order.
-    func forEachBlock(_ body: (Int, Int, Int, Int, Range<Int>) -> Void) {
-        for b in 0..<batch {
-            for h in 0..<queryHeads {
-                for q0 in stride(from: 0, to: queryTokens, by: Self.blockRows) {
-                    let q1 = min(q0 + Self.blockRows, queryTokens)
-                    body(b, h, q0, q1, keyRange(q0, q1))
-                }
+    /// Calls `body(q0, q1, keys)` for every block of query rows.
+    func forEachBlock(_ body: (Int, Int, Range<Int>) -> Void) {
+        for q0 in stride(from: 0, to: queryTokens, by: Self.blockRows) {
+            let q1 = min(q0 + Self.blockRows, queryTokens)
+            body(q0, q1, keyRange(q0, q1))
+        }
+    }
+
+    /// Runs `body(b, heads)` for every batch row and group of query heads, all groups in one
+    /// parallel region with single-threaded GEMMs: the products of one block are too small to
+    /// pay OpenBLAS's threading each time. Each group writes only its own heads' rows, so
+    /// groups of a key-value head's query heads (`sharingKeys`) also own that head's keys.
+    func forEachHeadGroup(sharingKeys: Bool, _ body: (Int, Range<Int>) -> Void) {
+        let perGroup = sharingKeys ? queryHeads / keyValueHeads : 1
+        let groupsPerRow = queryHeads / perGroup
+        BLAS.withSingleThreadedGEMMs {
+            DispatchQueue.concurrentPerform(iterations: batch * groupsPerRow) { task in
+                let first = (task % groupsPerRow) * perGroup
+                body(task / groupsPerRow, first..<(first + perGroup))
             }
         }
     }
@@ -50,7 +61,8 @@ struct AttentionGeometry {
     func rowIndex(_ b: Int, _ h: Int, _ t: Int) -> Int { (b * queryHeads + h) * queryTokens + t }
 
     /// scores: (rows, keys.count) = scale * Q K^T, then probabilities exp(s - lse) with
-    /// masked entries set to 0. With `lse` nil, computes and stores it in `lseOut`.
+    /// masked entries set to 0; with `computeLSE` the row's log-sum-exp is computed into `lse`
+    /// first.
     func probabilities(
         _ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
         b: Int, h: Int, q0: Int, q1: Int, keys: Range<Int>, lse: UnsafeMutablePointer<Float>, computeLSE: Bool
@@ -59,24 +71,22 @@ struct AttentionGeometry {
         BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: headDim, alpha: scale,
                    a: q + queryOffset(b, q0, h), lda: queryStride, b: k + keyOffset(b, keys.lowerBound, h), ldb: keyStride,
                    beta: 0, c: scores, ldc: width)
-        parallelChunks(rows, minimumChunk: 8) { range in
-            for r in range {
-                let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
-                guard segmentIds == nil else {
-                    maskedRowProbabilities(row, width: width, b: b, p: p, keys: keys, lse: &lse[index], computeLSE: computeLSE)
-                    continue
-                }
-                // Without segments the visible keys are one contiguous run ending at p.
-                let first = slidingWindow.map { max(keys.lowerBound, p - $0 + 1) } ?? keys.lowerBound
-                let lo = first - keys.lowerBound, hi = p + 1 - keys.lowerBound
-                if computeLSE {
-                    let maxScore = maximum(row + lo, hi - lo)
-                    lse[index] = maxScore + Foundation.log(sumOfExponentials(row + lo, hi - lo, shift: maxScore))
-                }
-                (row).update(repeating: 0, count: lo)
-                scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
-                (row + hi).update(repeating: 0, count: width - hi)
+        for r in 0..<rows {
+            let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
+            guard segmentIds == nil else {
+                maskedRowProbabilities(row, width: width, b: b, p: p, keys: keys, lse: &lse[index], computeLSE: computeLSE)
+                continue
             }
+            // Without segments the visible keys are one contiguous run ending at p.
+            let first = slidingWindow.map { max(keys.lowerBound, p - $0 + 1) } ?? keys.lowerBound
+            let lo = first - keys.lowerBound, hi = p + 1 - keys.lowerBound
+            if computeLSE {
+                let maxScore = maximum(row + lo, hi - lo)
+                lse[index] = maxScore + Foundation.log(sumOfExponentials(row + lo, hi - lo, shift: maxScore))
+            }
+            (row).update(repeating: 0, count: lo)
+            scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
+            (row + hi).update(repeating: 0, count: width - hi)
         }
     }
 
@@ -105,13 +115,17 @@ func attentionForward(
     _ out: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
     _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: AttentionGeometry
 ) {
-    let scores = UnsafeMutablePointer<Float>.allocate(capacity: AttentionGeometry.blockRows * max(g.keyTokens, 1))
-    defer { scores.deallocate() }
-    g.forEachBlock { b, h, q0, q1, keys in
-        g.probabilities(scores, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: true)
-        BLAS.sgemm(transA: false, transB: false, m: q1 - q0, n: g.headDim, k: keys.count,
-                   a: scores, lda: keys.count, b: v + g.keyOffset(b, keys.lowerBound, h), ldb: g.keyStride,
-                   beta: 0, c: out + g.queryOffset(b, q0, h), ldc: g.queryStride)
+    g.forEachHeadGroup(sharingKeys: false) { b, heads in
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: AttentionGeometry.blockRows * max(g.keyTokens, 1))
+        defer { scores.deallocate() }
+        for h in heads {
+            g.forEachBlock { q0, q1, keys in
+                g.probabilities(scores, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: true)
+                BLAS.sgemm(transA: false, transB: false, m: q1 - q0, n: g.headDim, k: keys.count,
+                           a: scores, lda: keys.count, b: v + g.keyOffset(b, keys.lowerBound, h), ldb: g.keyStride,
+                           beta: 0, c: out + g.queryOffset(b, q0, h), ldc: g.queryStride)
+            }
+        }
     }
 }
 
@@ -122,15 +136,9 @@ func attentionBackward(
     _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: AttentionGeometry
 ) {
     let capacity = AttentionGeometry.blockRows * max(g.keyTokens, 1)
-    let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
-    let gradScores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
     // rowDot[row] = dOut_row · out_row, the softmax backward's correction term.
     let rowDot = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.queryHeads * g.queryTokens)
-    defer {
-        probabilities.deallocate()
-        gradScores.deallocate()
-        rowDot.deallocate()
-    }
+    defer { rowDot.deallocate() }
     parallelChunks(g.batch * g.queryTokens, minimumChunk: 16) { tokens in
         for bt in tokens {
             let b = bt / g.queryTokens, t = bt % g.queryTokens
@@ -143,31 +151,39 @@ func attentionBackward(
         }
     }
     let scale = g.scale
-    g.forEachBlock { b, h, q0, q1, keys in
-        let rows = q1 - q0, width = keys.count
-        g.probabilities(probabilities, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: false)
-        let dOutBlock = dOut + g.queryOffset(b, q0, h), keyBase = g.keyOffset(b, keys.lowerBound, h)
-        if let dv {
-            BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: probabilities, lda: width,
-                       b: dOutBlock, ldb: g.queryStride, beta: 1, c: dv + keyBase, ldc: g.keyStride)
+    g.forEachHeadGroup(sharingKeys: true) { b, heads in
+        let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        let gradScores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        defer {
+            probabilities.deallocate()
+            gradScores.deallocate()
         }
-        guard dq != nil || dk != nil else { return }
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: g.headDim, a: dOutBlock, lda: g.queryStride,
-                   b: v + keyBase, ldb: g.keyStride, beta: 0, c: gradScores, ldc: width)
-        parallelChunks(rows, minimumChunk: 8) { range in
-            for r in range {
-                let p = probabilities + r * width, ds = gradScores + r * width
-                let dot = rowDot[g.rowIndex(b, h, q0 + r)]
-                for j in 0..<width { ds[j] = p[j] * (ds[j] - dot) * scale }
+        for h in heads {
+            g.forEachBlock { q0, q1, keys in
+                let rows = q1 - q0, width = keys.count
+                g.probabilities(probabilities, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: false)
+                let dOutBlock = dOut + g.queryOffset(b, q0, h), keyBase = g.keyOffset(b, keys.lowerBound, h)
+                if let dv {
+                    BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: probabilities, lda: width,
+                               b: dOutBlock, ldb: g.queryStride, beta: 1, c: dv + keyBase, ldc: g.keyStride)
+                }
+                guard dq != nil || dk != nil else { return }
+                BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: g.headDim, a: dOutBlock, lda: g.queryStride,
+                           b: v + keyBase, ldb: g.keyStride, beta: 0, c: gradScores, ldc: width)
+                for r in 0..<rows {
+                    let p = probabilities + r * width, ds = gradScores + r * width
+                    let dot = rowDot[g.rowIndex(b, h, q0 + r)]
+                    for j in 0..<width { ds[j] = p[j] * (ds[j] - dot) * scale }
+                }
+                if let dq {
+                    BLAS.sgemm(transA: false, transB: false, m: rows, n: g.headDim, k: width, a: gradScores, lda: width,
+                               b: k + keyBase, ldb: g.keyStride, beta: 1, c: dq + g.queryOffset(b, q0, h), ldc: g.queryStride)
+                }
+                if let dk {
+                    BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: gradScores, lda: width,
+                               b: q + g.queryOffset(b, q0, h), ldb: g.queryStride, beta: 1, c: dk + keyBase, ldc: g.keyStride)
+                }
             }
-        }
-        if let dq {
-            BLAS.sgemm(transA: false, transB: false, m: rows, n: g.headDim, k: width, a: gradScores, lda: width,
-                       b: k + keyBase, ldb: g.keyStride, beta: 1, c: dq + g.queryOffset(b, q0, h), ldc: g.queryStride)
-        }
-        if let dk {
-            BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: gradScores, lda: width,
-                       b: q + g.queryOffset(b, q0, h), ldb: g.queryStride, beta: 1, c: dk + keyBase, ldc: g.keyStride)
         }
     }
 }

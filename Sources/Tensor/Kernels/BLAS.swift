@@ -24,11 +24,13 @@ public enum BLAS {
     ) -> Void
     private typealias CoreNameFunction = @convention(c) () -> UnsafeMutablePointer<CChar>?
     private typealias GetThreadsFunction = @convention(c) () -> Int32
+    private typealias SetThreadsFunction = @convention(c) (Int32) -> Void
 
     private struct Library: @unchecked Sendable {
         let sgemm: SgemmFunction
         let coreName: CoreNameFunction
         let threadCount: GetThreadsFunction
+        let setThreadCount: SetThreadsFunction
         let choice: CoreChoice
     }
 
@@ -58,11 +60,12 @@ public enum BLAS {
         }
         guard let sgemm = symbol("cblas_sgemm", as: SgemmFunction.self),
               let coreName = symbol("openblas_get_corename", as: CoreNameFunction.self),
-              let threads = symbol("openblas_get_num_threads", as: GetThreadsFunction.self)
+              let threads = symbol("openblas_get_num_threads", as: GetThreadsFunction.self),
+              let setThreads = symbol("openblas_set_num_threads", as: SetThreadsFunction.self)
         else {
-            return .failure(LoadError(description: "the loaded libopenblas lacks cblas_sgemm or openblas_get_corename"))
+            return .failure(LoadError(description: "the loaded libopenblas lacks cblas_sgemm or its openblas_* functions"))
         }
-        return .success(Library(sgemm: sgemm, coreName: coreName, threadCount: threads, choice: choice))
+        return .success(Library(sgemm: sgemm, coreName: coreName, threadCount: threads, setThreadCount: setThreads, choice: choice))
     }
 
     /// Loads OpenBLAS now, so a missing library is a readable error rather than a trap later.
@@ -84,6 +87,15 @@ public enum BLAS {
 
     public static var coreChoice: CoreChoice { loaded.choice }
     public static var threadCount: Int { Int(loaded.threadCount()) }
+
+    /// Runs `body`, which calls GEMMs from several threads at once, with each GEMM on its
+    /// calling thread only; OpenBLAS's thread count is restored afterwards.
+    public static func withSingleThreadedGEMMs(_ body: () -> Void) {
+        let threads = loaded.threadCount()
+        loaded.setThreadCount(1)
+        defer { loaded.setThreadCount(threads) }
+        body()
+    }
 
     /// Row-major C = alpha * op(A) * op(B) + beta * C, with op(A): m x k, op(B): k x n.
     @inline(__always)

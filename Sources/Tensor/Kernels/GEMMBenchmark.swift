@@ -8,13 +8,8 @@ extension BLAS {
         let a = Tensor.uniform([m, k], low: -1, high: 1, generator: &generator)
         let b = Tensor.uniform([k, n], low: -1, high: 1, generator: &generator)
         let c = Tensor(zeros: [m, n])
-        var best = Double.infinity
-        for run in 0...repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
+        return bestThroughput(m: m, n: n, k: k, repeats: repeats) {
             sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            if run > 0 { best = min(best, seconds) }
         }
-        return 2 * Double(m) * Double(n) * Double(k) / best / 1e9
     }
 }

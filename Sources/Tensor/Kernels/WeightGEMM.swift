@@ -1,11 +1,18 @@
 /// Products with a weight stored [n, k] (the HF layout of a linear layer), float32 or
-/// bfloat16. A bfloat16 weight is widened a tile of rows at a time, never whole.
+/// bfloat16. A bfloat16 weight is either multiplied in bfloat16 (its `computeDType`), with the
+/// activations rounded to bfloat16 for that GEMM only, or widened a tile of rows at a time,
+/// never whole.
 
 // out: (rows, n) = x: (rows, k) · w^T
 func weightForward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: Tensor, rows: Int, n: Int, k: Int, alpha: Float = 1) {
     switch w.dtype {
     case .float32:
         BLAS.sgemm(transA: false, transB: true, m: rows, n: n, k: k, alpha: alpha, a: x, lda: k, b: w.data, ldb: k, beta: 0, c: out, ldc: n)
+    case .bfloat16 where w.computeDType == .bfloat16:
+        let xb = roundedToBFloat16(x, rows * k)
+        BFloat16GEMM.gemm(
+            transA: false, transB: true, m: rows, n: n, k: k, alpha: alpha, a: xb.bfloat16s, lda: k, b: w.storage.bfloat16s, ldb: k,
+            beta: 0, c: out, ldc: n)
     case .bfloat16:
         bfloat16WeightForward(out, x, w.storage.bfloat16s, rows: rows, n: n, k: k, alpha: alpha)
     }
@@ -16,9 +23,22 @@ func weightInputBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<
     switch w.dtype {
     case .float32:
         BLAS.sgemm(transA: false, transB: false, m: rows, n: k, k: n, alpha: alpha, a: dy, lda: n, b: w.data, ldb: k, beta: 1, c: dx, ldc: k)
+    case .bfloat16 where w.computeDType == .bfloat16:
+        let dyb = roundedToBFloat16(dy, rows * n)
+        BFloat16GEMM.gemm(
+            transA: false, transB: false, m: rows, n: k, k: n, alpha: alpha, a: dyb.bfloat16s, lda: n, b: w.storage.bfloat16s, ldb: k,
+            beta: 1, c: dx, ldc: k)
     case .bfloat16:
         bfloat16WeightBackward(dx, dy, w.storage.bfloat16s, rows: rows, n: n, k: k, alpha: alpha)
     }
+}
+
+/// A bfloat16 copy of `count` activations for one GEMM (pooled memory: fresh pages would cost
+/// a page fault each).
+private func roundedToBFloat16(_ x: UnsafePointer<Float>, _ count: Int) -> Storage {
+    let rounded = Storage(count: count, dtype: .bfloat16, zeroed: false)
+    narrowToBFloat16(rounded.bfloat16s, x, count)
+    return rounded
 }
 
 /// Calls `body(n0, rows, tile)` for consecutive row tiles of a bfloat16 weight w: (n, k),

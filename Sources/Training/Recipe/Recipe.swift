@@ -38,8 +38,11 @@ public struct Recipe: Equatable, Sendable {
     public struct ModelSection: Equatable, Sendable {
         /// A Hugging Face model folder: config.json, safetensors, tokenizer.
         public var path: String
-        /// Storage of the frozen weights; arithmetic is float32 either way.
+        /// Storage of the frozen weights.
         public var dtype = DType.float32
+        /// How bfloat16 weights are multiplied; nil (`auto`): in bfloat16 where the CPU has
+        /// bfloat16 instructions (`BFloat16GEMM`), else widened to float32.
+        public var computeDType: DType?
 
         public init(path: String) { self.path = path }
 
@@ -47,6 +50,7 @@ public struct Recipe: Equatable, Sendable {
         static let keys: [RecipeKey<Self>] = [
             .requiredText("path", \.path),
             .choice("dtype", \.dtype, among: [.float32, .bfloat16]),
+            .choiceOrAuto("compute_dtype", \.computeDType, among: [.float32, .bfloat16]),
         ]
     }
 
@@ -128,7 +132,9 @@ public struct Recipe: Equatable, Sendable {
         public var adamEpsilon = 1e-8
         public var seed = 42
         public var evalEverySteps: Int?
-        public var activationCheckpointing = false
+        /// Recompute each layer in backward; nil (`auto`): only when the run would not fit in
+        /// memory otherwise.
+        public var activationCheckpointing: Bool?
 
         public init() {}
 
@@ -149,7 +155,7 @@ public struct Recipe: Equatable, Sendable {
             .number("adam_epsilon", \.adamEpsilon, .positive),
             .integer("seed", \.seed, atLeast: 0),
             .integer("eval_every_steps", \.evalEverySteps, atLeast: 1),
-            .flag("activation_checkpointing", \.activationCheckpointing),
+            .flagOrAuto("activation_checkpointing", \.activationCheckpointing),
         ]
 
         mutating func checkCombination(_ section: SectionReader) throws {

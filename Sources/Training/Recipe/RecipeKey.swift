@@ -44,6 +44,39 @@ struct RecipeKey<Section> {
             write: { .value($0[keyPath: property].rawValue) })
     }
 
+    /// A value Facet may choose itself: `auto` (nil) or one the `parse` accepts.
+    static func automatic<Value>(
+        _ name: String, _ property: WritableKeyPath<Section, Value?>, expected: String, parse: @escaping (Node) -> Value?,
+        write: @escaping (Value) -> Node
+    ) -> Self {
+        Self(
+            name: name,
+            read: { section, target in
+                guard let node = section.value(name) else { return }
+                if !node.isNull, node.scalar?.string == "auto" {
+                    target[keyPath: property] = nil
+                } else if let value = parse(node) {
+                    target[keyPath: property] = value
+                } else {
+                    throw section.error(name, "must be auto or \(expected), found \(node.shown)")
+                }
+            },
+            write: { section in section[keyPath: property].map(write) ?? Node("auto") })
+    }
+
+    static func flagOrAuto(_ name: String, _ property: WritableKeyPath<Section, Bool?>) -> Self {
+        automatic(name, property, expected: "true or false", parse: { $0.hasTag(.bool) ? $0.scalar.flatMap(Bool.construct) : nil }, write: Node.value)
+    }
+
+    static func choiceOrAuto<Choice: RawRepresentable>(
+        _ name: String, _ property: WritableKeyPath<Section, Choice?>, among choices: [Choice]
+    ) -> Self where Choice.RawValue == String {
+        automatic(
+            name, property, expected: "one of \(choices.map(\.rawValue).joined(separator: ", "))",
+            parse: { node in node.isNull ? nil : choices.first { $0.rawValue == node.scalar?.string } },
+            write: { .value($0.rawValue) })
+    }
+
     static func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, _ property: WritableKeyPath<Section, Choice>) -> Self
     where Choice.RawValue == String {
         choice(name, property, among: Array(Choice.allCases))

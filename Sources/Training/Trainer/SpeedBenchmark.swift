@@ -9,7 +9,7 @@ public struct SpeedBenchmarkPreset: Sendable {
     public let config: MistralConfig
     public let dtype: DType
 
-    /// The preset's shapes; 7b-shape keeps its frozen weights in bfloat16.
+    /// The preset's shapes; 7b-shape keeps its frozen weights in bfloat16 by default.
     public static func named(_ name: String) -> SpeedBenchmarkPreset? {
         MistralConfig.preset(name).map { SpeedBenchmarkPreset(name: name, config: $0, dtype: name == "7b-shape" ? .bfloat16 : .float32) }
     }
@@ -28,13 +28,21 @@ public struct SpeedBenchmarkResult: Sendable {
 }
 
 public enum SpeedBenchmark {
+    /// The adapters every benchmark step trains.
+    public static let lora = LoRAConfig(rank: 16, alpha: 32)
+
+    /// Activation recomputation for a benchmark step, as a recipe's `auto` decides it.
+    public static func recomputes(requested: Bool?, config: MistralConfig, storage: DType, sequenceLength: Int) -> Bool {
+        MemoryEstimate.recomputes(requested: requested, config: config, storage: storage, lora: lora, tokens: sequenceLength)
+    }
+
     /// LoRA r 16, alpha 32 on all seven projections; batch 1 of `sequenceLength` random tokens
     /// with the loss on the last 3/4 of them.
     public static func run(
         model: Mistral, sequenceLength: Int, steps: Int, recomputeActivations: Bool, seed: UInt64 = 0
     ) -> SpeedBenchmarkResult {
         let dropout = DropoutState(seed: seed)
-        model.attachLoRA(LoRAConfig(rank: 16, alpha: 32), seed: seed, dropoutState: dropout)
+        model.attachLoRA(lora, seed: seed, dropoutState: dropout)
         model.recomputesActivations = recomputeActivations
         let parameters = model.trainableParameters
         for parameter in parameters { parameter.tensor.requiresGrad = true }
@@ -57,7 +65,7 @@ public enum SpeedBenchmark {
         }
         return SpeedBenchmarkResult(
             stepSeconds: times, tokens: sequenceLength, scoredTokens: scored,
-            flopsPerStep: flops(model.config, tokens: sequenceLength, scored: scored, rank: 16),
+            flopsPerStep: flops(model.config, tokens: sequenceLength, scored: scored, rank: lora.rank),
             peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import Tensor
 import Tokenizer
 
 /// What a run will do, for the log header and `--dry-run`.
@@ -22,6 +23,10 @@ public struct TrainingPlan: Sendable {
     public let trainableParameters: Int
     public let frozenParameters: Int
     public let estimatedMemoryBytes: Int
+    /// Whether layers are recomputed in backward (chosen from the estimate unless the recipe says).
+    public let recomputesActivations: Bool
+    /// How the frozen bfloat16 weights are multiplied.
+    public let computeDType: DType
 }
 
 /// A recipe turned into a ready trainer: model loaded (frozen weights in the recipe's dtype),
@@ -112,8 +117,19 @@ public final class TrainingRun {
     static func loadPolicy(
         _ recipe: Recipe, directory: URL, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?
     ) throws -> (Mistral, CheckpointContext, DropoutState) {
+        let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        let recompute = MemoryEstimate.recomputes(
+            requested: recipe.train.activationCheckpointing, config: config, storage: recipe.model.dtype,
+            lora: recipe.lora?.config, tokens: recipe.train.microBatchSize * recipe.data.maxSeqLen)
+        let computeDType: DType
+        do {
+            computeDType = try BFloat16GEMM.computeDType(requested: recipe.model.computeDType, storage: recipe.model.dtype)
+        } catch {
+            throw RecipeError(source: recipe.source, keyPath: "model.compute_dtype", "\(error)")
+        }
         let model = try Mistral.load(directory: directory, dtype: recipe.model.dtype)
-        model.recomputesActivations = recipe.train.activationCheckpointing
+        model.recomputesActivations = recompute
+        model.computeDType = computeDType
         try model.check(tokenizer)
         var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
         if let start {
@@ -167,16 +183,10 @@ public final class TrainingRun {
             tokens: summary.totalTokens, scoredTokens: summary.responseTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
             trainableParameters: trainable, frozenParameters: recipe.lora == nil ? 0 : all,
-            estimatedMemoryBytes: estimateMemory(model.config, recipe: recipe, trainable: trainable, all: all))
-    }
-
-    /// Weights in their storage dtype, four float32 copies of what is trained (value, gradient,
-    /// two moments), and the activations a step keeps for backward (about 34 floats per token
-    /// and hidden unit per layer, plus one chunk of logits).
-    static func estimateMemory(_ c: MistralConfig, recipe: Recipe, trainable: Int, all: Int) -> Int {
-        let weightBytes = recipe.lora == nil ? 0 : all * (recipe.model.dtype == .bfloat16 ? 2 : 4)
-        let tokens = recipe.train.microBatchSize * recipe.data.maxSeqLen
-        let perLayer = tokens * (34 * c.hiddenSize + 4 * c.intermediateSize) * 4
-        return weightBytes + 16 * trainable + c.numHiddenLayers * perLayer + 64 * c.vocabSize * 4
+            estimatedMemoryBytes: MemoryEstimate(
+                config: model.config, storage: recipe.model.dtype, lora: recipe.lora?.config,
+                tokens: recipe.train.microBatchSize * recipe.data.maxSeqLen, recompute: model.recomputesActivations
+            ).totalBytes,
+            recomputesActivations: model.recomputesActivations, computeDType: model.computeDType)
     }
 }
