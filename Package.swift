@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Swift 5 language mode: the kernels hand raw buffers to DispatchQueue.concurrentPerform,
@@ -20,6 +20,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        // Without the swift-configuration trait, which Facet does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         // Headers only: OpenBLAS is loaded with dlopen (see Kernels/BLAS.swift) so that the
@@ -51,7 +53,12 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
             swiftSettings: swift5),
         .testTarget(
-            name: "EvaluationTests", dependencies: ["Evaluation", "Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
+            name: "EvaluationTests",
+            dependencies: [
+                "Evaluation", "Training", "Model", "Tokenizer", "Tensor", "TestSupport",
+                // The judge's tests answer from a Hummingbird server inside the test process.
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: swift5),
         // Runs the built `train` executable end to end.
         .testTarget(

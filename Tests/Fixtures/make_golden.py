@@ -3,7 +3,8 @@
 
 Run from the repository root:
 
-    python Tests/Fixtures/make_golden.py
+    python Tests/Fixtures/make_golden.py                       # every group
+    python Tests/Fixtures/make_golden.py repetition_penalty    # one group
 
 Pinned versions this script was run with (CPU, float32), pip install:
 
@@ -1226,18 +1227,48 @@ def make_preference():
 # ---------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------- #
+#                              Repetition penalty                              #
+# ---------------------------------------------------------------------------- #
+
+
+def make_repetition_penalty():
+    """One generation step's logits before and after transformers'
+    RepetitionPenaltyLogitsProcessor, over prompt + generated ids that repeat some tokens,
+    at the paper's penalty (1.03) and a strong one (1.5)."""
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
+
+    gen = generator(8001)
+    vocab = 40
+    logits = randn(gen, 1, vocab) * 3
+    ids = torch.tensor([[1, 5, 7, 5, 12, 30, 7, 39, 0, 22, 5]])
+    tensors = {"logits": logits[0], "ids": ids[0].float()}
+    for name, penalty in (("penalized_1_03", 1.03), ("penalized_1_5", 1.5)):
+        out = RepetitionPenaltyLogitsProcessor(penalty=penalty)(ids, logits.clone())
+        tensors[name] = out[0]
+    save("repetition_penalty", tensors, {"penalties": "1.03,1.5"})
+
+
+GROUPS = {
+    "rmsnorm": make_rmsnorm,
+    "rope": make_rope,
+    "attention": make_attention,
+    "cross_entropy": make_cross_entropy,
+    "tiny_mistral": make_tiny_mistral,
+    "lora_training": make_lora_training,
+    "preference": make_preference,
+    "repetition_penalty": make_repetition_penalty,
+}
+
+
 def main():
+    """Every group, or only those named on the command line."""
     check_versions()
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     with torch.device("cpu"):
-        make_rmsnorm()
-        make_rope()
-        make_attention()
-        make_cross_entropy()
-        make_tiny_mistral()
-        make_lora_training()
-        make_preference()
+        for name in sys.argv[1:] or GROUPS:
+            GROUPS[name]()
 
 
 if __name__ == "__main__":
