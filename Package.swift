@@ -6,7 +6,8 @@ import PackageDescription
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 // Dependency arrows point down only (docs/ARCHITECTURE.md):
-// Tensor, Tokenizer <- Model <- Training <- Evaluation <- CLI.
+// Tensor, Tokenizer <- Model <- Training <- Evaluation <- CLI, and Training <- Serving <- CLI
+// (the HTTP server's web stack stays out of the training and evaluation libraries).
 let package = Package(
     name: "Facet",
     products: [
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
+        .library(name: "Serving", targets: ["Serving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,10 +40,14 @@ let package = Package(
             dependencies: ["Model", "Tensor", "Tokenizer", "CHDF5", .product(name: "Yams", package: "Yams")],
             swiftSettings: swift5),
         .target(name: "Evaluation", dependencies: ["Training", "Model", "Tensor", "Tokenizer"], swiftSettings: swift5),
+        .target(
+            name: "Serving",
+            dependencies: ["Training", "Model", "Tensor", "Tokenizer", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swift5),
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Evaluation", "Training", "Model", "Tensor", "Tokenizer",
+                "Evaluation", "Serving", "Training", "Model", "Tensor", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
