@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Swift 5 language mode: the kernels hand raw buffers to DispatchQueue.concurrentPerform,
@@ -6,7 +6,8 @@ import PackageDescription
 let swift5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 // Dependency arrows point down only (docs/ARCHITECTURE.md):
-// Tensor, Tokenizer <- Model <- Training <- Evaluation <- CLI.
+// Tensor, Tokenizer <- Model <- Training <- Evaluation <- CLI, and Training <- Serving <- CLI
+// (the HTTP server's web stack stays out of the training and evaluation libraries).
 let package = Package(
     name: "Facet",
     products: [
@@ -16,10 +17,13 @@ let package = Package(
         .library(name: "Model", targets: ["Model"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
+        .library(name: "Serving", targets: ["Serving"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        // Without the swift-configuration trait, which Facet does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
     ],
     targets: [
         // Headers only: OpenBLAS is loaded with dlopen (see Kernels/BLAS.swift) so that the
@@ -36,10 +40,14 @@ let package = Package(
             dependencies: ["Model", "Tensor", "Tokenizer", "CHDF5", .product(name: "Yams", package: "Yams")],
             swiftSettings: swift5),
         .target(name: "Evaluation", dependencies: ["Training", "Model", "Tensor", "Tokenizer"], swiftSettings: swift5),
+        .target(
+            name: "Serving",
+            dependencies: ["Training", "Model", "Tensor", "Tokenizer", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swift5),
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Evaluation", "Training", "Model", "Tensor", "Tokenizer",
+                "Evaluation", "Serving", "Training", "Model", "Tensor", "Tokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
@@ -51,7 +59,12 @@ let package = Package(
             name: "TrainingTests", dependencies: ["Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
             swiftSettings: swift5),
         .testTarget(
-            name: "EvaluationTests", dependencies: ["Evaluation", "Training", "Model", "Tokenizer", "Tensor", "TestSupport"],
+            name: "EvaluationTests",
+            dependencies: [
+                "Evaluation", "Training", "Model", "Tokenizer", "Tensor", "TestSupport",
+                // The judge's tests answer from a Hummingbird server inside the test process.
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: swift5),
         // Runs the built `train` executable end to end.
         .testTarget(

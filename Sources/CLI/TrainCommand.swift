@@ -3,11 +3,11 @@ import Foundation
 import Model
 
 @main
-struct TrainCommand: ParsableCommand {
+struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, Ablate.self, Eval.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, SpeedBench.self, Doctor.self, Report.self, SynthCommand.self])
+        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, Ablate.self, Eval.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, SpeedBench.self, Doctor.self, Report.self, SynthCommand.self, Serve.self])
 }
 
 struct SpeedBench: ParsableCommand {
@@ -21,10 +21,23 @@ struct SpeedBench: ParsableCommand {
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let error as ExitCode {
-        throw error
     } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode.failure
+        throw reported(error)
     }
+}
+
+/// `reportingErrors` for async commands.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        throw reported(error)
+    }
+}
+
+/// Prints `error` as one line on stderr and returns exit code 1 (an `ExitCode` passes through).
+private func reported(_ error: Error) -> Error {
+    if error is ExitCode { return error }
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return ExitCode.failure
 }

@@ -7,13 +7,23 @@ public struct SamplingOptions: Sendable {
     public var temperature: Float
     /// Nucleus sampling: keep the most likely tokens whose probabilities add up to `topP`.
     public var topP: Float
+    /// HF's repetition penalty over the prompt and the tokens generated so far: a seen token's
+    /// positive logit is divided by it, a negative one multiplied; 1 leaves the logits alone.
+    public var repetitionPenalty: Float
     public var seed: UInt64
 
-    public init(maxNewTokens: Int = 256, temperature: Float = 0, topP: Float = 1, seed: UInt64 = 0) {
+    public init(maxNewTokens: Int = 256, temperature: Float = 0, topP: Float = 1, repetitionPenalty: Float = 1, seed: UInt64 = 0) {
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature
         self.topP = topP
+        self.repetitionPenalty = repetitionPenalty
         self.seed = seed
+    }
+
+    /// How the paper's models answered Multifaceted Bench (the JANUS repository's
+    /// `SAMPLING_PARAMS`): temperature 1.0, top-p 0.9, repetition penalty 1.03, 1024 new tokens.
+    public static func paper(seed: UInt64 = 0) -> SamplingOptions {
+        SamplingOptions(maxNewTokens: 1024, temperature: 1, topP: 0.9, repetitionPenalty: 1.03, seed: seed)
     }
 }
 
@@ -28,16 +38,30 @@ extension Mistral {
             let cache = KVCache(config: config, capacity: prompt.count + options.maxNewTokens)
             var generator = RandomGenerator(seed: options.seed)
             var produced = [Int32]()
+            var seen = Set(prompt)
             var step = TokenBatch(ids: prompt, batch: 1, tokens: prompt.count)
             while produced.count < options.maxNewTokens {
                 let hidden = hiddenStates(step, cache: cache)
                 let last = hidden.slice(axis: 1, (step.tokens - 1)..<step.tokens).reshaped([1, config.hiddenSize])
-                let next = Self.sample(logits(last).scalars, options: options, generator: &generator)
+                var scores = logits(last).scalars
+                Self.penalizeRepetition(&scores, seen: seen, penalty: options.repetitionPenalty)
+                let next = Self.sample(scores, options: options, generator: &generator)
                 produced.append(next)
+                seen.insert(next)
                 if !onToken(next) || next == config.eosTokenId { break }
                 step = TokenBatch(ids: [next], batch: 1, tokens: 1, positions: [Int32(cache.length)])
             }
             return produced
+        }
+    }
+
+    /// HF's `RepetitionPenaltyLogitsProcessor`: each token in `seen` has its logit divided by
+    /// `penalty` when positive and multiplied by it otherwise.
+    public static func penalizeRepetition(_ logits: inout [Float], seen: Set<Int32>, penalty: Float) {
+        guard penalty != 1 else { return }
+        for id in seen where Int(id) < logits.count {
+            let value = logits[Int(id)]
+            logits[Int(id)] = value < 0 ? value * penalty : value / penalty
         }
     }
 

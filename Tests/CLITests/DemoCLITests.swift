@@ -53,17 +53,4 @@ final class DemoCLITests: XCTestCase {
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.stderr.contains("--system-messages"), bad.stderr)
     }
-
-    func testEvalScoresABenchmarkFile() throws {
-        let directory = try Fixtures.temporaryDirectory(self)
-        XCTAssertEqual(try runTrain(["synth", "--out", directory.path, "--instructions", "3", "--bench-instructions", "1"]).status, 0)
-        let model = try Fixtures.tinyMistralFolder(self)
-        let result = try runTrain(["eval", "--model", model.path, "--data", directory.appendingPathComponent("bench.jsonl").path, "--max-new-tokens", "8", "--json"])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let lines = result.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.count, 3)
-        let first = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-        XCTAssertNotNil(first["response"] as? String)
-        XCTAssertEqual(Set((first["scores"] as? [String: Double])?.keys ?? [:].keys), Set(RubricScore.keys))
-    }
 }

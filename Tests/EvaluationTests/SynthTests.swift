@@ -70,7 +70,7 @@ final class SynthTests: XCTestCase {
 
         let bench = try BenchReader.read(directory.appendingPathComponent("bench.jsonl"))
         XCTAssertEqual(bench.map(\.referenceAnswer), Self.dataset.bench.map(\.output))
-        XCTAssertEqual(bench.map(\.answer), Self.dataset.bench.map(\.answer))
+        XCTAssertEqual(bench.map(\.answer), Self.dataset.bench.map { Optional($0.answer) })
         let lines = try String(contentsOf: directory.appendingPathComponent("bench.jsonl"), encoding: .utf8).split(separator: "\n")
         for line in lines {
             let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
@@ -158,7 +158,7 @@ final class SynthTests: XCTestCase {
         for record in Self.dataset.train {
             let bench = BenchRecord(
                 system: record.system, prompt: record.prompt, referenceAnswer: record.output,
-                preferenceSet: record.preferenceSet, answer: record.answer, family: record.family)
+                preferenceSet: record.preferenceSet, answer: record.answer)
             XCTAssertEqual(Rubric.score(record.output, for: bench).mean, 5, record.output)
         }
     }
@@ -200,8 +200,9 @@ final class SynthTests: XCTestCase {
             XCTAssertEqual(score.correctness, 1, gibberish)
         }
         // The right markers around a wrong answer lose only correctness.
-        let wrong = record.referenceAnswer.replacingOccurrences(of: "answer is \(record.answer).", with: "answer is zzz.")
-            .replacingOccurrences(of: "answer: \(record.answer).", with: "answer: zzz.")
+        let answer = try XCTUnwrap(record.answer)
+        let wrong = record.referenceAnswer.replacingOccurrences(of: "answer is \(answer).", with: "answer is zzz.")
+            .replacingOccurrences(of: "answer: \(answer).", with: "answer: zzz.")
         XCTAssertEqual(Rubric.score(wrong, for: record).correctness, 1, wrong)
         XCTAssertEqual(Rubric.score(wrong, for: record).style, 5, wrong)
     }
@@ -209,7 +210,7 @@ final class SynthTests: XCTestCase {
     func testRubricGradesPartialAnswersAndMarkers() {
         let record = BenchRecord(
             system: "", prompt: "Sort these numbers from smallest to largest: 9, 2, 7", referenceAnswer: "",
-            preferenceSet: Self.dataset.heldOutCombinations[0], answer: "2, 7, 9", family: "sort")
+            preferenceSet: Self.dataset.heldOutCombinations[0], answer: "2, 7, 9")
         let values = record.preferenceSet.map(\.preference)
         XCTAssertEqual(Rubric.score("The answer is 2, 7, 9.", for: record).correctness, 5)
         XCTAssertEqual(Rubric.score("The answer is 2, 7, 9 and 10.", for: record).correctness, 4)
@@ -235,15 +236,21 @@ final class SynthTests: XCTestCase {
             .split(separator: "\n")[0]
         try (String(good) + "\n" + String(good).replacingOccurrences(of: "\"answer\":", with: "\"answr\":") + "\n")
             .write(to: url, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try BenchReader.read(url)) { error in
-            XCTAssertEqual("\(error)", "\(url.path):2: field 'answer': missing")
+        XCTAssertThrowsError(try BenchReader.readSynthetic(url)) { error in
+            XCTAssertEqual("\(error)", "\(url.path):2: field 'answer': missing (the rule-based judge reads `train synth` benches only)")
         }
+        XCTAssertEqual(try BenchReader.read(url).map(\.answer), [record0Answer(good), nil], "the real format needs no answer")
         try String(good).replacingOccurrences(of: "\"preference\":\"expert\"", with: "\"preference\":\"wizard\"")
             .replacingOccurrences(of: "\"preference\":\"novice\"", with: "\"preference\":\"wizard\"")
             .write(to: url, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try BenchReader.read(url)) { error in
+        XCTAssertThrowsError(try BenchReader.readSynthetic(url)) { error in
             XCTAssertTrue("\(error)".hasPrefix("\(url.path):1: field 'preference_set': unknown preference 'wizard'"), "\(error)")
         }
+        XCTAssertEqual(try BenchReader.read(url).first?.preferenceSet.contains { $0.preference == "wizard" }, true)
+    }
+
+    private func record0Answer(_ line: Substring) -> String? {
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["answer"] as? String
     }
 
     /// Short enough for a tiny model to train on in minutes with the real Mistral tokenizer.

@@ -1296,7 +1296,29 @@ def make_bf16_compute():
 # ---------------------------------------------------------------------------------------
 
 
-GROUPS = ["rmsnorm", "rope", "attention", "cross_entropy", "tiny_mistral", "lora_training", "preference", "bf16_compute"]
+# ---------------------------------------------------------------------------- #
+#                              Repetition penalty                              #
+# ---------------------------------------------------------------------------- #
+
+
+def make_repetition_penalty():
+    """One generation step's logits before and after transformers'
+    RepetitionPenaltyLogitsProcessor, over prompt + generated ids that repeat some tokens,
+    at the paper's penalty (1.03) and a strong one (1.5)."""
+    from transformers.generation.logits_process import RepetitionPenaltyLogitsProcessor
+
+    gen = generator(8001)
+    vocab = 40
+    logits = randn(gen, 1, vocab) * 3
+    ids = torch.tensor([[1, 5, 7, 5, 12, 30, 7, 39, 0, 22, 5]])
+    tensors = {"logits": logits[0], "ids": ids[0].float()}
+    for name, penalty in (("penalized_1_03", 1.03), ("penalized_1_5", 1.5)):
+        out = RepetitionPenaltyLogitsProcessor(penalty=penalty)(ids, logits.clone())
+        tensors[name] = out[0]
+    save("repetition_penalty", tensors, {"penalties": "1.03,1.5"})
+
+
+GROUPS = ["rmsnorm", "rope", "attention", "cross_entropy", "tiny_mistral", "lora_training", "preference", "bf16_compute", "repetition_penalty"]
 STAGE_GROUPS = ["stacked_adapters", "full_dpo", "chatml", "orpo_sequence"]  # in golden_stages.py
 
 

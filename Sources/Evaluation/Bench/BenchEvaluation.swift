@@ -15,27 +15,30 @@ public struct BenchResponse: Sendable {
     }
 }
 
-/// A model answering benchmark prompts greedily, judged by the synthetic rubric.
+/// A model answering benchmark prompts (greedily unless told otherwise).
 public struct BenchEvaluator {
     public let model: Mistral
     public let tokenizer: Tokenizer
-    public var maxNewTokens: Int
+    public var sampling: SamplingOptions
 
-    public init(model: Mistral, tokenizer: Tokenizer, maxNewTokens: Int = 96) {
+    public init(model: Mistral, tokenizer: Tokenizer, sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96)) {
         self.model = model
         self.tokenizer = tokenizer
-        self.maxNewTokens = maxNewTokens
+        self.sampling = sampling
     }
 
-    /// The greedy answer to `prompt` under `system`, as text (EOS not included).
-    public func answer(system: String, prompt: String) -> String {
-        let ids = model.generate(
-            prompt: ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer),
-            options: SamplingOptions(maxNewTokens: maxNewTokens))
+    /// The answer to `prompt` under `system`, as text (EOS not included). A sampled answer
+    /// draws from seed `sampling.seed + index`, so a record's answer does not depend on which
+    /// records were answered before it.
+    public func answer(system: String, prompt: String, index: Int = 0) -> String {
+        var options = sampling
+        options.seed &+= UInt64(index)
+        let ids = model.generate(prompt: ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer), options: options)
         return tokenizer.decode(ids.filter { $0 != tokenizer.eosId })
     }
 
-    /// Answers every benchmark record and scores it with the rubric.
+    /// Answers every benchmark record and scores it with the rule-based rubric (the demo's
+    /// synthetic bench).
     public func evaluate(_ records: [BenchRecord]) -> [BenchResponse] {
         records.map { record in
             let response = answer(system: record.system, prompt: record.prompt)

@@ -1,56 +1,6 @@
 import Foundation
 import Training
 
-/// A record of the synthetic benchmark (Multifaceted Bench's fields plus what the rubric
-/// checks: the preference set, the core answer and the task family).
-public struct BenchRecord: Sendable, Equatable {
-    public let system: String
-    public let prompt: String
-    public let referenceAnswer: String
-    public let preferenceSet: [Preference]
-    public let answer: String
-    public let family: String
-
-    public init(system: String, prompt: String, referenceAnswer: String, preferenceSet: [Preference], answer: String, family: String) {
-        self.system = system
-        self.prompt = prompt
-        self.referenceAnswer = referenceAnswer
-        self.preferenceSet = preferenceSet
-        self.answer = answer
-        self.family = family
-    }
-}
-
-public enum BenchReader {
-    /// Whether a JSONL file is a benchmark: its first record has `rubrics`.
-    public static func isBenchmark(_ url: URL) throws -> Bool {
-        try RecordReader.firstObject(url)["rubrics"] != nil
-    }
-
-    /// Reads `bench.jsonl` as `train synth` writes it. Every record must state one known
-    /// preference per dimension, since the rubric checks exactly those.
-    public static func read(_ url: URL) throws -> [BenchRecord] {
-        var records = [BenchRecord]()
-        for entry in try JSONLines(url: url) {
-            let (line, object) = try entry.get()
-            let fields = RecordFields(object: object, file: url.path, line: line)
-            let preferenceSet = try fields.preferenceSet()
-            for preference in preferenceSet where SynthValue(preference) == nil {
-                throw fields.error("preference_set", "unknown preference '\(preference.preference)' for dimension '\(preference.dimension)'")
-            }
-            for dimension in SynthDimension.allCases where preferenceSet.filter({ $0.dimension == dimension.rawValue }).count != 1 {
-                throw fields.error("preference_set", "must hold exactly one preference for dimension '\(dimension.rawValue)'")
-            }
-            records.append(BenchRecord(
-                system: try fields.string("system"), prompt: try fields.string("prompt", allowEmpty: false),
-                referenceAnswer: try fields.string("reference_answer", allowEmpty: false), preferenceSet: preferenceSet,
-                answer: try fields.string("answer", allowEmpty: false), family: try fields.string("family")))
-        }
-        if records.isEmpty { throw DataError(file: url.path, "contains no records") }
-        return records
-    }
-}
-
 /// Scores on Multifaceted Bench's 1-5 scale: one per preference dimension, plus the
 /// correctness of the core answer.
 public struct RubricScore: Sendable, Equatable {
@@ -71,6 +21,17 @@ public struct RubricScore: Sendable, Equatable {
     /// The mean of the five scores.
     public var mean: Double { Double(style + backgroundKnowledge + informativeness + harmlessness + correctness) / 5 }
 
+    /// The score of one preference dimension ("style", ...), nil for another name.
+    public func score(of dimension: String) -> Int? {
+        switch SynthDimension(rawValue: dimension) {
+        case .style: return style
+        case .backgroundKnowledge: return backgroundKnowledge
+        case .informativeness: return informativeness
+        case .harmlessness: return harmlessness
+        case nil: return nil
+        }
+    }
+
     /// The names of the scores in reports, in order, "mean" last.
     public static let keys = ["style", "background_knowledge", "informativeness", "harmlessness", "correctness", "mean"]
 
@@ -90,11 +51,15 @@ public struct RubricScore: Sendable, Equatable {
 /// value's, 4 when some are there and none of the opposite's, 3 when the markers are mixed
 /// with the opposite's, 2 when neither shows, and 1 when only the opposite's show or the
 /// response is unusable (it neither states an answer nor contains the core answer).
+///
+/// It needs `train synth`'s extra field `answer` (`BenchReader.readSynthetic` checks it);
+/// without it correctness scores 1.
 public enum Rubric {
     public static func score(_ response: String, for record: BenchRecord) -> RubricScore {
         let shape = ResponseShape(response)
         let span = shape.answerSpan
-        let usable = span.map { !$0.isEmpty } ?? false || shape.text.containsWord(record.answer)
+        let answer = record.answer ?? ""
+        let usable = span.map { !$0.isEmpty } ?? false || shape.text.containsWord(answer)
         func dimension(_ dimension: SynthDimension) -> Int {
             guard let value = record.preferenceSet.lazy.filter({ $0.dimension == dimension.rawValue }).compactMap(SynthValue.init).first else {
                 return 1
@@ -106,7 +71,7 @@ public enum Rubric {
         return RubricScore(
             style: dimension(.style), backgroundKnowledge: dimension(.backgroundKnowledge),
             informativeness: dimension(.informativeness), harmlessness: dimension(.harmlessness),
-            correctness: correctness(answer: record.answer, span: span, text: shape.text))
+            correctness: correctness(answer: answer, span: span, text: shape.text))
     }
 
     /// Per-dimension means, keyed "style", "background_knowledge", "informativeness",

@@ -40,7 +40,7 @@ public struct AblationPipeline {
         let base = try baseRecipe()
         let benchURL = bench
             ?? URL(fileURLWithPath: base.data.eval!).deletingLastPathComponent().appendingPathComponent("bench.jsonl")
-        let benchRecords = try BenchReader.read(benchURL)
+        let benchRecords = try BenchReader.readSynthetic(benchURL)
         var rows = [ReportDocument.Ablation.Row]()
         for k in systemMessages {
             let output = base.output.dir + "-k\(k)"

@@ -56,7 +56,7 @@ public struct DemoPipeline {
         let base = try Mistral.randomlyInitialized(config: MistralConfig.preset("demo")!, seed: seed)
         try MergedExport.write(base, sourceDirectory: URL(fileURLWithPath: tokenizerDirectory), to: output.appendingPathComponent("model"))
         let tokenizer = try Tokenizer.load(modelDirectory: output.appendingPathComponent("model"))
-        let bench = try BenchReader.read(output.appendingPathComponent("data/bench.jsonl"))
+        let bench = try BenchReader.readSynthetic(output.appendingPathComponent("data/bench.jsonl"))
         func score(_ name: String, _ model: Mistral) throws -> ReportDocument.Benchmark.Row {
             let results = BenchEvaluator(model: model, tokenizer: tokenizer).evaluate(bench)
             let lines = try results.enumerated().map { try $1.jsonLine(index: $0) }

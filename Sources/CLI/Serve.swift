@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Serving
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models, /health) until Ctrl-C.")
+
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var policy: PolicyOptions
+    @Option(help: "Address to bind; anything but loopback exposes the model to the network.") var host = "127.0.0.1"
+    @Option(help: "Port; 0 picks a free one.") var port = 8000
+    @Option(help: "The environment variable holding the key every request must send as 'Authorization: Bearer <key>'.")
+    var apiKeyEnv: String?
+    @Option(help: "Request bodies over this many bytes get 413.") var maxBodyBytes = 1 << 20
+    @Option(help: "New tokens when a request gives no max_tokens (always capped by the context).") var defaultMaxTokens = 256
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0-65535") }
+        guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
+        guard defaultMaxTokens > 0 else { throw ValidationError("--default-max-tokens must be positive") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            var key: String?
+            if let apiKeyEnv {
+                guard let value = ProcessInfo.processInfo.environment[apiKeyEnv], !value.isEmpty else {
+                    throw ValidationError("--api-key-env: \(apiKeyEnv) is not set")
+                }
+                key = value
+            }
+            let tokenizer = try model.loadTokenizer()
+            let mistral = try policy.load(model)
+            try mistral.check(tokenizer)
+            let settings = ServerSettings(
+                host: host, port: port, modelName: model.directory.lastPathComponent, apiKey: key, maxBodyBytes: maxBodyBytes,
+                defaultMaxTokens: defaultMaxTokens)
+            let host = host
+            try await ModelServer(model: mistral, tokenizer: tokenizer, settings: settings).run { port in
+                print("serving \(settings.modelName) on http://\(host):\(port)/v1" + (settings.apiKey == nil ? "" : " (API key required)") + "; Ctrl-C stops")
+                fflush(stdout)
+            }
+            print("stopped")
+        }
+    }
+}
