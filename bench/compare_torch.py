@@ -13,7 +13,7 @@ one warm-up step, and the median step time. The rows (default: all three):
     small-bf16   preset small, seq 512: Facet bfloat16 weights multiplied in bfloat16 vs PyTorch
                  with the whole model in bfloat16
     7b-bf16      Mistral 7B shapes, seq 256, both in bfloat16 as above (~14 + ~19 GiB, one after
-                 the other; 2 timed steps)
+                 the other; 3 timed steps)
 
 PyTorch "bfloat16" is the model created in bfloat16 (base weights and adapters; no float32
 master copy, which would not fit 7B in 24 GiB), SDPA attention, no gradient checkpointing.
@@ -28,7 +28,7 @@ PRESETS = {
 ROWS = {
     "small-fp32": dict(preset="small", seq=512, dtype="float32", steps=3),
     "small-bf16": dict(preset="small", seq=512, dtype="bfloat16", steps=3),
-    "7b-bf16": dict(preset="7b-shape", seq=256, dtype="bfloat16", steps=2),
+    "7b-bf16": dict(preset="7b-shape", seq=256, dtype="bfloat16", steps=3),
 }
 
 

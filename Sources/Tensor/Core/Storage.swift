@@ -56,8 +56,9 @@ public final class Storage {
 enum BufferPool {
     /// Buffers smaller than this come from malloc directly.
     static let minimumBytes = 1 << 16
-    /// The most memory kept idle in the pool.
-    static let limitBytes = 1 << 30
+    /// The most memory kept idle in the pool: an eighth of the machine (3 GiB of 24), enough
+    /// for a 7B LoRA step's activations to be reused by the next step, at least 1 GiB.
+    static let limitBytes = max(1 << 30, Int(ProcessInfo.processInfo.physicalMemory / 8))
     private static let lock = NSLock()
     nonisolated(unsafe) private static var buffers = [Int: [UnsafeMutableRawPointer]]()
     nonisolated(unsafe) private static var idleBytes = 0
