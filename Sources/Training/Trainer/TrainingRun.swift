@@ -43,6 +43,8 @@ public final class TrainingRun {
         guard FileManager.default.fileExists(atPath: modelDirectory.path) else {
             throw ModelError("model.path: model folder \(recipe.model.path) does not exist")
         }
+        let memory = MemoryEstimate(try MistralConfig(contentsOf: modelDirectory.appendingPathComponent("config.json")), recipe: recipe)
+        try memory.check()
         tokenizer = try Tokenizer.load(modelDirectory: modelDirectory)
         let datasets = try Self.loadDatasets(recipe, tokenizer: tokenizer)
         let (start, resumed) = try Self.startingPoints(recipe, from: from, resume: resume)
@@ -52,7 +54,7 @@ public final class TrainingRun {
         let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
         trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
         if let resumed { try trainer.restore(from: resumed) }
-        plan = Self.plan(recipe, model: model, trainer: trainer, data: data)
+        plan = Self.plan(recipe, model: model, trainer: trainer, data: data, memory: memory)
     }
 
     enum Datasets {
@@ -154,7 +156,7 @@ public final class TrainingRun {
         }
     }
 
-    static func plan(_ recipe: Recipe, model: Mistral, trainer: Trainer, data summary: TrainingData) -> TrainingPlan {
+    static func plan(_ recipe: Recipe, model: Mistral, trainer: Trainer, data summary: TrainingData, memory: MemoryEstimate) -> TrainingPlan {
         let trainable = trainer.parameters.reduce(0) { $0 + $1.tensor.count }
         let all = model.namedWeights.reduce(0) { $0 + $1.tensor.count }
         return TrainingPlan(
@@ -164,16 +166,6 @@ public final class TrainingRun {
             tokens: summary.totalTokens, scoredTokens: summary.responseTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
             trainableParameters: trainable, frozenParameters: recipe.lora == nil ? 0 : all,
-            estimatedMemoryBytes: estimateMemory(model.config, recipe: recipe, trainable: trainable, all: all))
-    }
-
-    /// Weights in their storage dtype, four float32 copies of what is trained (value, gradient,
-    /// two moments), and the activations a step keeps for backward (about 34 floats per token
-    /// and hidden unit per layer, plus one chunk of logits).
-    static func estimateMemory(_ c: MistralConfig, recipe: Recipe, trainable: Int, all: Int) -> Int {
-        let weightBytes = recipe.lora == nil ? 0 : all * (recipe.model.dtype == .bfloat16 ? 2 : 4)
-        let tokens = recipe.train.microBatchSize * recipe.data.maxSeqLen
-        let perLayer = tokens * (34 * c.hiddenSize + 4 * c.intermediateSize) * 4
-        return weightBytes + 16 * trainable + c.numHiddenLayers * perLayer + 64 * c.vocabSize * 4
+            estimatedMemoryBytes: memory.bytes)
     }
 }
