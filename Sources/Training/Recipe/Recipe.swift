@@ -125,6 +125,8 @@ public struct Recipe: Equatable, Sendable {
         public var seed = 42
         public var evalEverySteps: Int?
         public var activationCheckpointing = false
+        /// Consecutive steps with a non-finite loss or gradient norm (each skipped) before the run stops.
+        public var maxNonfiniteSteps = 3
 
         public init() {}
 
@@ -146,6 +148,7 @@ public struct Recipe: Equatable, Sendable {
             .integer("seed", \.seed, atLeast: 0),
             .integer("eval_every_steps", \.evalEverySteps, atLeast: 1),
             .flag("activation_checkpointing", \.activationCheckpointing),
+            .integer("max_nonfinite_steps", \.maxNonfiniteSteps, atLeast: 1),
         ]
 
         mutating func checkCombination(_ section: SectionReader) throws {
