@@ -71,15 +71,15 @@ public final class TrainProcess {
         }
     }
 
+    /// Reads the pipe on a thread of its own until end of file (a blocking read: Foundation's
+    /// readabilityHandler on Linux can miss the end of a short-lived child's output).
     private func collect(_ pipe: Pipe, into buffer: ReferenceWritableKeyPath<TrainProcess, Data>, closed: DispatchSemaphore) {
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                handle.readabilityHandler = nil
-                closed.signal()
-            } else if let self {
+        let handle = pipe.fileHandleForReading
+        Thread.detachNewThread { [self] in
+            while case let chunk = handle.availableData, !chunk.isEmpty {
                 lock.withLock { self[keyPath: buffer].append(chunk) }
             }
+            closed.signal()
         }
     }
 }
