@@ -44,4 +44,31 @@ final class CheckpointSafetyTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output.path).sorted(), ["metrics.jsonl", "step-000002.h5"])
         XCTAssertEqual(try Checkpoint.read(output.appendingPathComponent("step-000002.h5")).globalStep, 2)
     }
+
+    /// A NaN in a row of the embedding no example uses leaves every loss and gradient finite;
+    /// the save still refuses to write it.
+    func testNoCheckpointFromNonFiniteParameters() throws {
+        let folder = try Fixtures.tinyMistralFolder(self)
+        let output = try Fixtures.temporaryDirectory(self).appendingPathComponent("out")
+        let recipe = try Recipe(yaml: """
+            stage: sft
+            model: {path: \(folder.path)}
+            data: {train: \(Fixtures.url("sft-sample.jsonl").path), max_seq_len: 128}
+            train: {epochs: 1, max_steps: 1, micro_batch_size: 2, gradient_accumulation_steps: 1, learning_rate: 1.0e-3}
+            output: {dir: \(output.path), save_every_steps: null}
+            """, source: "test recipe")
+        let run = try TrainingRun(recipe: recipe)
+        let hidden = run.model.config.hiddenSize
+        run.model.embedTokens.data[(run.model.config.vocabSize - 1) * hidden] = .nan
+        var losses = [Double]()
+        XCTAssertThrowsError(try run.trainer.run { event in
+            if case .step(let report) = event { losses.append(report.loss) }
+        }) { error in
+            XCTAssertEqual(
+                "\(error)", "\(output.path)/final.h5: not written: parameter model.embed_tokens.weight holds a non-finite value")
+        }
+        XCTAssertEqual(losses.count, 1)
+        XCTAssertTrue(losses.allSatisfy(\.isFinite), "the step itself was finite")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: output.path), ["metrics.jsonl"])
+    }
 }
