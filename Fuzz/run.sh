@@ -26,6 +26,8 @@ fi
 echo "fuzz $target for $seconds s"
 "$binary" .build-fuzz/corpus/$target Fuzz/corpus/$target "${options[@]}" > .build-fuzz/$target.log 2>&1
 status=$?
+# A run that crashed or timed out never removed its input file (Fuzz/Support/FuzzInput.swift).
+rm -f /dev/shm/facet-fuzz-*
 # Fork mode reports its progress lines only ("#executions: ... exec/s: ...").
 grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' .build-fuzz/$target.log || grep -E '^#[0-9]+:' .build-fuzz/$target.log | tail -1
 if [[ $target == HDF5Checkpoint ]]; then
