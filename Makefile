@@ -3,7 +3,7 @@ SWIFT_BUILD_FLAGS ?=
 TOKENIZER := assets/mistral/tokenizer.model
 MISTRAL_COMMON := mistral-common==1.13.1
 
-.PHONY: deps demo ablation test build release doctor
+.PHONY: deps demo ablation test build release doctor fuzz fuzz-build
 
 # System libraries the package links or loads (OpenBLAS, oneDNN, HDF5), installed when missing.
 deps:
@@ -33,6 +33,22 @@ release: deps $(TOKENIZER)
 # the tests are XCTest (no Swift Testing suites, whose runner would report "0 tests").
 test: deps $(TOKENIZER)
 	swift test -c release --disable-swift-testing $(SWIFT_BUILD_FLAGS)
+	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+
+# libFuzzer targets, one per parser of untrusted files, with AddressSanitizer, built apart in
+# .build-fuzz (Fuzz/toolset.json holds the flags, and lld: gold fails on these links); each runs
+# FUZZ_SECONDS (Fuzz/run.sh). `make test` runs each for CI_FUZZ_SECONDS.
+FUZZ_TARGETS := JSONLRecords RecipeYAML SafetensorsHeader TokenizerModel TokenizerJSON HDF5Checkpoint
+FUZZ_SECONDS ?= 60
+CI_FUZZ_SECONDS ?= 20
+
+fuzz-build: deps
+	@for t in $(FUZZ_TARGETS); do \
+	  FACET_FUZZ=1 swift build -c release --scratch-path .build-fuzz --toolset Fuzz/toolset.json --product Fuzz$$t || exit 1; \
+	done
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do Fuzz/run.sh $$t $(FUZZ_SECONDS) || exit 1; done
 
 DEMO_DIR ?= demo
 

@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 // Swift 5 language mode: the kernels hand raw buffers to DispatchQueue.concurrentPerform,
@@ -72,3 +73,20 @@ let package = Package(
             swiftSettings: swift5),
     ]
 )
+
+// libFuzzer targets, one per parser of untrusted files (Fuzz/, `make fuzz`). Declared only when
+// FACET_FUZZ is set: they need libFuzzer, which only `-sanitize=fuzzer` links, so a plain
+// `swift build` or `swift test` could not build them.
+if ProcessInfo.processInfo.environment["FACET_FUZZ"] != nil {
+    package.targets.append(
+        .target(name: "Fuzzing", dependencies: ["Tokenizer"], path: "Fuzz/Support", swiftSettings: swift5))
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("JSONLRecords", ["Training"]), ("RecipeYAML", ["Training"]), ("SafetensorsHeader", ["Tensor"]),
+        ("TokenizerModel", []), ("TokenizerJSON", []), ("HDF5Checkpoint", ["Training"]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: "Fuzz\(name)", dependencies: ["Fuzzing"] + dependencies, path: "Fuzz/\(name)", swiftSettings: swift5))
+    }
+}

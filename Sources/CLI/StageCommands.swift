@@ -68,10 +68,25 @@ func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: String?) thr
     printHeader(run)
     if options.dryRun { return }
     let progress = ProgressDisplay()
+    let interruption = Interruption(stopping: run.trainer.stopRequest)
     let summary = try run.trainer.run { event in progress.show(event) }
     progress.finish()
+    if summary.interrupted, let signalNumber = interruption.signalNumber {
+        let resume = ["train", stage.rawValue, options.recipe, "--resume", summary.finalCheckpoint.path]
+            + options.overrides.flatMap { ["--set", $0] }
+        print("interrupted by \(Interruption.name(signalNumber)) after step \(summary.steps)/\(run.trainer.steps.totalSteps); "
+              + "saved \(summary.finalCheckpoint.path)")
+        print("resume with: " + resume.map(shellQuoted).joined(separator: " "))
+        throw ExitCode(Interruption.exitStatus(signalNumber))
+    }
     print(String(format: "done: %d steps in %@, final loss %.4f, checkpoint %@",
                  summary.steps, formatDuration(summary.seconds), summary.finalLoss ?? .nan, summary.finalCheckpoint.path))
+}
+
+/// `word` as one shell word: unchanged when it is plain, else in single quotes.
+private func shellQuoted(_ word: String) -> String {
+    let plain = word.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@".contains($0) }
+    return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 private func printHeader(_ run: TrainingRun) {
@@ -112,6 +127,7 @@ final class ProgressDisplay {
                               report.step, report.totalSteps, report.loss, report.learningRate, report.gradNorm,
                               report.tokensPerSecond, formatDuration(eta))
             for key in report.metrics.keys.sorted() { line += String(format: "  %@ %.4f", key, report.metrics[key]!) }
+            if report.skippedNonFinite { line += "  skipped_nonfinite (not applied)" }
             if isTerminal {
                 FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)".utf8))
                 onLine = true

@@ -11,19 +11,20 @@ public final class DecoderLayer {
 
     init(index: Int, config c: MistralConfig, dtype: DType, tensor: (String, [Int], DType) throws -> Tensor) throws {
         let prefix = "model.layers.\(index)"
-        func linear(_ module: String, _ out: Int, _ input: Int) throws -> Linear {
+        let shapes = Dictionary(uniqueKeysWithValues: c.linearShapes.map { ($0.module, [$0.out, $0.in]) })
+        func linear(_ module: String) throws -> Linear {
             let name = "\(prefix).\(module)"
-            return Linear(name: name, weight: try tensor("\(name).weight", [out, input], dtype))
+            return Linear(name: name, weight: try tensor("\(name).weight", shapes[module]!, dtype))
         }
         inputLayernorm = try tensor("\(prefix).input_layernorm.weight", [c.hiddenSize], .float32)
-        qProj = try linear("self_attn.q_proj", c.numAttentionHeads * c.headDim, c.hiddenSize)
-        kProj = try linear("self_attn.k_proj", c.numKeyValueHeads * c.headDim, c.hiddenSize)
-        vProj = try linear("self_attn.v_proj", c.numKeyValueHeads * c.headDim, c.hiddenSize)
-        oProj = try linear("self_attn.o_proj", c.hiddenSize, c.numAttentionHeads * c.headDim)
+        qProj = try linear("self_attn.q_proj")
+        kProj = try linear("self_attn.k_proj")
+        vProj = try linear("self_attn.v_proj")
+        oProj = try linear("self_attn.o_proj")
         postAttentionLayernorm = try tensor("\(prefix).post_attention_layernorm.weight", [c.hiddenSize], .float32)
-        gateProj = try linear("mlp.gate_proj", c.intermediateSize, c.hiddenSize)
-        upProj = try linear("mlp.up_proj", c.intermediateSize, c.hiddenSize)
-        downProj = try linear("mlp.down_proj", c.hiddenSize, c.intermediateSize)
+        gateProj = try linear("mlp.gate_proj")
+        upProj = try linear("mlp.up_proj")
+        downProj = try linear("mlp.down_proj")
     }
 
     public var linears: [Linear] { [qProj, kProj, vProj, oProj, gateProj, upProj, downProj] }
@@ -91,7 +92,11 @@ public final class Mistral {
         let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
         let weights = try SafetensorsCollection(directory: directory)
         return try Mistral(config: config, dtype: dtype) { name, shape, dtype in
-            try weights.tensor(name, shape: shape, as: dtype)
+            let tensor = try weights.tensor(name, as: dtype)
+            guard tensor.shape == shape else {
+                throw ModelError("\(directory.path): tensor '\(name)' has shape \(tensor.shape) in the safetensors files, but config.json gives \(shape)")
+            }
+            return tensor
         }
     }
 

@@ -45,6 +45,23 @@ public struct MistralConfig: Equatable, Sendable {
         self.savedDType = savedDType
     }
 
+    /// (out, in) of each linear layer of a decoder block, by the module's name in the block
+    /// (`self_attn.q_proj`); the one place these shapes are written.
+    public var linearShapes: [(module: String, out: Int, in: Int)] {
+        let (h, i, q, kv) = (hiddenSize, intermediateSize, numAttentionHeads * headDim, numKeyValueHeads * headDim)
+        return [
+            ("self_attn.q_proj", q, h), ("self_attn.k_proj", kv, h), ("self_attn.v_proj", kv, h), ("self_attn.o_proj", h, q),
+            ("mlp.gate_proj", i, h), ("mlp.up_proj", i, h), ("mlp.down_proj", h, i),
+        ]
+    }
+
+    /// Every weight of the model: embeddings, LM head, final norm, and per layer two norms and
+    /// the linear layers.
+    public var parameterCount: Int {
+        let perLayer = 2 * hiddenSize + linearShapes.reduce(0) { $0 + $1.out * $1.in }
+        return 2 * vocabSize * hiddenSize + hiddenSize + numHiddenLayers * perLayer
+    }
+
     /// Mistral 7B v0.2 (and Instruct v0.2, the base of JANUS).
     public static let mistral7Bv02 = MistralConfig(
         vocabSize: 32000, hiddenSize: 4096, intermediateSize: 14336, numHiddenLayers: 32, numAttentionHeads: 32,

@@ -29,6 +29,11 @@ public final class Tokenizer: Sendable {
         guard !isFolder.boolValue else {
             throw TokenizerError(path: path, problem: "it is a folder, not a tokenizer.model or tokenizer.json file")
         }
+        // Checked before reading: Foundation leaks the buffer it allocates for an empty file
+        // (found by Fuzz/TokenizerModel under AddressSanitizer).
+        guard (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) != 0 else {
+            throw TokenizerError(path: path, problem: "the file is empty")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError(path: path, problem: "the file cannot be read")
         }

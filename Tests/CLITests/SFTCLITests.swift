@@ -5,38 +5,9 @@ import XCTest
 
 /// `train sft | export | inspect` end to end, as a user runs them.
 final class SFTCLITests: XCTestCase {
-    /// A recipe for the tiny model and the sample records; `extra` lines are appended.
-    private func writeRecipe(in directory: URL, model: URL, output: String = "out", extra: String = "") throws -> URL {
-        let url = directory.appendingPathComponent("recipe.yaml")
-        try """
-        stage: sft
-        model:
-          path: \(model.path)
-        lora:
-          r: 4
-          alpha: 8
-          dropout: 0.1
-        data:
-          train: \(Fixtures.url("sft-sample.jsonl").path)
-          max_seq_len: 128
-        train:
-          epochs: 2
-          micro_batch_size: 2
-          gradient_accumulation_steps: 2
-          learning_rate: 1.0e-3
-          warmup_steps: 1
-        output:
-          dir: \(directory.appendingPathComponent(output).path)
-          save_every_steps: 3
-          keep_last: 5
-        \(extra)
-        """.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
     func testResumeContinuesBitForBit() throws {
         let directory = try Fixtures.temporaryDirectory(self)
-        let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
+        let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
         let full = try runTrain(["sft", recipe.path])
         XCTAssertEqual(full.status, 0, full.stderr)
         XCTAssertTrue(full.stdout.contains("12 records, 4 instructions (records grouped by prompt; 0 prompt strings had more than 3 records), 3 system messages per instruction"), full.stdout)
@@ -76,7 +47,7 @@ final class SFTCLITests: XCTestCase {
     func testCheckpointLayoutExportAndInspect() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
-        let recipe = try writeRecipe(in: directory, model: model)
+        let recipe = try writeSFTRecipe(in: directory, model: model)
         XCTAssertEqual(try runTrain(["sft", recipe.path]).status, 0)
         let final = directory.appendingPathComponent("out/final.h5")
 
@@ -124,7 +95,7 @@ final class SFTCLITests: XCTestCase {
 
     func testDryRunPrintsThePlanAndWritesNothing() throws {
         let directory = try Fixtures.temporaryDirectory(self)
-        let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self), extra: "")
+        let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self), extra: "")
         let result = try runTrain(["sft", recipe.path, "--dry-run", "--set", "data.system_messages_per_instruction=1"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("12 records, 4 instructions (records grouped by prompt; 0 prompt strings had more than 3 records), 1 system messages per instruction -> 4 examples"), result.stdout)
@@ -136,7 +107,7 @@ final class SFTCLITests: XCTestCase {
     func testBadInputGivesOneReadableErrorAndKeepsCheckpoints() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
-        let recipe = try writeRecipe(in: directory, model: model)
+        let recipe = try writeSFTRecipe(in: directory, model: model)
         XCTAssertEqual(try runTrain(["sft", recipe.path]).status, 0)
         let final = directory.appendingPathComponent("out/final.h5")
         let before = try Data(contentsOf: final)
@@ -188,7 +159,7 @@ final class SFTCLITests: XCTestCase {
         ]
         let data = directory.appendingPathComponent("collection.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
-        let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
+        let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
         let result = try runTrain(["sft", recipe.path, "--dry-run", "--set", "data.train=\(data.path)", "--set", "data.system_messages_per_instruction=1"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("11 records, 4 instructions (records grouped by prompt; 1 prompt strings had more than 3 records), 1 system messages per instruction -> 4 examples"), result.stdout)
@@ -202,7 +173,7 @@ final class SFTCLITests: XCTestCase {
 
     func testResumeLatestTakesTheNewestStepCheckpoint() throws {
         let directory = try Fixtures.temporaryDirectory(self)
-        let recipe = try writeRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
+        let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
         XCTAssertEqual(try runTrain(["sft", recipe.path]).status, 0)
         let out = directory.appendingPathComponent("out")
         try FileManager.default.removeItem(at: out.appendingPathComponent("final.h5"))

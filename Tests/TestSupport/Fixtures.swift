@@ -45,34 +45,6 @@ public func readJSONLines(_ url: URL) throws -> [[String: Any]] {
     }
 }
 
-/// Result of running the `train` executable.
-public struct CommandResult {
-    public let status: Int32
-    public let stdout: String
-    public let stderr: String
-}
-
-/// Runs the `train` executable built beside the test bundle.
-public func runTrain(_ arguments: [String], in directory: URL? = nil) throws -> CommandResult {
-    let executable = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("train")
-    let binary = FileManager.default.fileExists(atPath: executable.path)
-        ? executable : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("train")
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandResult(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
-}
-
 /// A fixture that is not where the tests expect it.
 public struct FixtureError: Error, CustomStringConvertible {
     public let description: String

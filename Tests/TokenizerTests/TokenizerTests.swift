@@ -232,7 +232,9 @@ final class TokenizerTests: XCTestCase {
             return url
         }
         assertLoadError(try write(Array(model.prefix(model.count / 2)), "truncated.model"), mentions: "not a valid SentencePiece model file (it is truncated)")
-        assertLoadError(try write([], "empty.model"), mentions: "holds no pieces")
+        // Refused before reading (Fuzz/TokenizerModel found that reading an empty file leaks).
+        assertLoadError(try write([], "empty.model"), mentions: "the file is empty")
+        assertLoadError(try write([], "empty.json"), mentions: "the file is empty")
         assertLoadError(try write(Array("plain text, not a model".utf8), "text.model"), mentions: "SentencePiece model")
         // A second trainer_spec merges into the first, as protobuf does: model_type = UNIGRAM.
         assertLoadError(try write(model + [0x12, 0x02, 0x18, 0x01], "unigram.model"), mentions: "UNIGRAM model, but only BPE models are supported")

@@ -361,7 +361,7 @@ final class RecipeTests: XCTestCase {
             lines.filter { !$0.hasPrefix(" ") }.map { $0.split(separator: ":")[0] },
             ["stage", "model", "lora", "data", "train", "dpo", "orpo", "output"])
         XCTAssertEqual(lines.filter { $0.hasPrefix("  ") }.count, Recipe.keyPaths.filter { $0.contains(".") && !$0.hasPrefix("lora.") }.count)
-        XCTAssertEqual(Recipe.keyPaths.count, 44)
+        XCTAssertEqual(Recipe.keyPaths.count, 45)
         XCTAssertTrue(lines.contains("lora: null"))
         XCTAssertTrue(try parse(Self.full).resolvedYAML.contains("  target_modules: [q_proj, v_proj]\n"))
     }

@@ -7,14 +7,8 @@ public enum ProcessMemory {
     /// Current resident set size in bytes (VmRSS).
     public static var residentBytes: Int? { statusField("VmRSS:") }
 
-    /// Memory the system can give a new allocation without swapping (MemAvailable), in bytes.
-    public static var availableBytes: Int? { field("MemAvailable:", of: "/proc/meminfo") }
-
-    private static func statusField(_ key: String) -> Int? { field(key, of: "/proc/self/status") }
-
-    /// A "Key: N kB" line of a /proc file, in bytes.
-    private static func field(_ key: String, of path: String) -> Int? {
-        guard let status = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+    private static func statusField(_ key: String) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix(key) {
             let kilobytes = line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
             return kilobytes.map { $0 * 1024 }

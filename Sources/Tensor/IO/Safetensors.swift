@@ -192,15 +192,11 @@ public final class SafetensorsCollection {
 
     public var names: [String] { files.keys.sorted() }
 
-    /// The tensor `name`, checked against `shape` when given.
-    public func tensor(_ name: String, shape: [Int]? = nil, as dtype: DType = .float32) throws -> Tensor {
+    /// The tensor `name`.
+    public func tensor(_ name: String, as dtype: DType = .float32) throws -> Tensor {
         guard let file = files[name] else {
             throw SafetensorsError(directory, "tensor '\(name)' is missing from the model's safetensors files")
         }
-        let tensor = try file.tensor(name, as: dtype)
-        if let shape, tensor.shape != shape {
-            throw SafetensorsError(file.url, "tensor '\(name)' has shape \(tensor.shape), expected \(shape)")
-        }
-        return tensor
+        return try file.tensor(name, as: dtype)
     }
 }

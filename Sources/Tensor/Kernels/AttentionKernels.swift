@@ -96,7 +96,7 @@ struct AttentionGeometry {
     ) {
         if computeLSE {
             var maxScore = -Float.infinity
-            for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) { maxScore = max(maxScore, row[j]) }
+            for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) { maxScore = maximumPropagatingNaN(maxScore, row[j]) }
             var total: Float = 0
             for j in 0..<width where allowed(batch: b, position: p, key: keys.lowerBound + j) {
                 total += Foundation.exp(row[j] - maxScore)

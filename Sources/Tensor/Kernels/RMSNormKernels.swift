@@ -8,9 +8,11 @@ func rmsNormForward(
     parallelChunks(rows, minimumChunk: max(1, 4096 / max(dim, 1))) { range in
         for r in range {
             let xr = x + r * dim, yr = y + r * dim
-            var sumSquares: Float = 0
-            for i in 0..<dim { sumSquares += xr[i] * xr[i] }
-            let s = 1 / (sumSquares / Float(dim) + eps).squareRoot()
+            // Squares summed in Double: in Float a row of finite values above ~1e19 overflows to
+            // infinity, rstd becomes 0 and the row turns into zeros, a uniform next layer.
+            var sumSquares: Double = 0
+            for i in 0..<dim { sumSquares += Double(xr[i]) * Double(xr[i]) }
+            let s = Float(1 / (sumSquares / Double(dim) + Double(eps)).squareRoot())
             rstd[r] = s
             for i in 0..<dim { yr[i] = weight[i] * (xr[i] * s) }
         }

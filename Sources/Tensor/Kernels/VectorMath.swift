@@ -3,15 +3,18 @@
 /// vocabulary, attention probabilities).
 
 /// e^x for each lane (Cephes' expf: x = n ln 2 + r, a degree-6 polynomial for e^r, 2^n from
-/// the exponent bits), within 2 ulp over the float range; inputs below -87.3 give ~1e-38.
+/// the exponent bits), within 2 ulp over the normal float range. Outside it the lanes follow
+/// IEEE as `expf` does: above ln(Float.greatestFiniteMagnitude) +infinity, below the smallest
+/// normal 0 (flushed), NaN stays NaN; the clamp alone would turn an overflowed logit into a
+/// finite one and NaN into ~1e-38, which made a blown-up model look like a uniform one.
 @inline(__always)
 func exp4(_ input: SIMD4<Float>) -> SIMD4<Float> {
     let x = input.clamped(lowerBound: SIMD4(repeating: -87.33654), upperBound: SIMD4(repeating: 88.72283))
     // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits: n as a float and,
     // from the bit pattern, as an integer, without the (scalarized) SIMD conversions.
     let shifted = x * 1.44269504088896341 + 12_582_912
-    let n = shifted - 12_582_912
-    let r = x - n * 0.693359375 + n * 2.12194440e-4
+    let rounded = shifted - 12_582_912
+    let r = x - rounded * 0.693359375 + rounded * 2.12194440e-4
     var p = SIMD4<Float>(repeating: 1.9875691500e-4)
     p = p * r + 1.3981999507e-3
     p = p * r + 8.3334519073e-3
@@ -19,8 +22,23 @@ func exp4(_ input: SIMD4<Float>) -> SIMD4<Float> {
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * r * r + r + 1
-    let exponent = (unsafeBitCast(shifted, to: SIMD4<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
-    return p * unsafeBitCast(exponent, to: SIMD4<Float>.self)
+    // 2^n as 2^(n/2) * 2^(n - n/2): n reaches 128 just below the overflow threshold, past the
+    // largest exponent one float can hold.
+    let n = unsafeBitCast(shifted, to: SIMD4<Int32>.self) &- 0x4B40_0000
+    let half = n &>> 1
+    let low = unsafeBitCast((half &+ 127) &<< 23, to: SIMD4<Float>.self)
+    let high = unsafeBitCast((n &- half &+ 127) &<< 23, to: SIMD4<Float>.self)
+    return (p * low * high)
+        .replacing(with: .infinity, where: input .> 88.72283)
+        .replacing(with: 0, where: input .< -87.33654)
+        .replacing(with: input, where: input .!= input)
+}
+
+/// The larger of a and b, NaN if either is NaN (`Swift.max` and `pointwiseMax` drop a NaN
+/// in one argument position, which hid a blown-up row's NaN from its softmax).
+@inline(__always)
+func maximumPropagatingNaN(_ a: Float, _ b: Float) -> Float {
+    a > b || a.isNaN ? a : b
 }
 
 @inline(__always)
@@ -33,17 +51,20 @@ private func store4(_ value: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD4<Float>.self)
 }
 
-/// The largest of x[0..<n] (-infinity for n = 0).
+/// The largest of x[0..<n] (-infinity for n = 0), NaN if any element is NaN.
 func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var lanes = SIMD4<Float>(repeating: -.infinity)
+    var sawNaN = SIMDMask<SIMD4<Int32>>(repeating: false)
     var i = 0
     while i + 4 <= n {
-        lanes = pointwiseMax(lanes, load4(x + i))
+        let v = load4(x + i)
+        lanes = pointwiseMax(lanes, v)
+        sawNaN .|= v .!= v
         i += 4
     }
-    var result = lanes.max()
+    var result = any(sawNaN) ? .nan : lanes.max()
     while i < n {
-        result = max(result, x[i])
+        result = maximumPropagatingNaN(result, x[i])
         i += 1
     }
     return result

@@ -46,7 +46,7 @@ extension Tensor {
     public func log() -> Tensor { mapped(Foundation.log, derivative: { x, _ in 1 / x }) }
     public func squareRoot() -> Tensor { mapped(Foundation.sqrt, derivative: { _, y in 0.5 / y }) }
     public func squared() -> Tensor { mapped({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
-    public func relu() -> Tensor { mapped({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : 0 }) }
+    public func relu() -> Tensor { mapped({ max($0, 0) }, derivative: { x, _ in x > 0 ? 1 : x <= 0 ? 0 : .nan }) }
 
     public func sigmoid() -> Tensor {
         mapped({ 1 / (1 + Foundation.exp(-$0)) }, derivative: { _, y in y * (1 - y) })

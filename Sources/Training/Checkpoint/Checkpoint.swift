@@ -101,8 +101,8 @@ public struct CheckpointError: Error, CustomStringConvertible {
     }
 }
 
-/// HDF5 checkpoints with the layout of the README's Checkpoints section, written under a temporary name
-/// and moved into place, never over an existing file.
+/// HDF5 checkpoints with the layout of the README's Checkpoints section, written under a temporary name,
+/// synced and moved into place (`moveDurably`), never over an existing file.
 public enum Checkpoint {
     public static let format = "facet-checkpoint"
     public static let version = 1
@@ -118,10 +118,10 @@ public enum Checkpoint {
             try fill(file, contents)
             try file.flush()
             file.close()
-            try FileManager.default.moveItem(at: temporary, to: url)
+            try moveDurably(temporary, to: url)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw error
+            throw CheckpointError(url, "was not saved (earlier checkpoints are kept): \(error)")
         }
     }
 

@@ -2,26 +2,6 @@ import CHDF5
 import Foundation
 import Tensor
 
-/// A failed HDF5 operation, as one sentence naming the file and the object concerned; where
-/// libhdf5 itself refused, its most specific message follows in parentheses.
-public struct HDF5Error: Error, CustomStringConvertible, Sendable {
-    public let url: URL
-    /// The group or dataset concerned, if any.
-    public let path: String?
-    public let description: String
-
-    init(_ url: URL, _ path: String?, _ problem: String, libraryMessage: String? = nil) {
-        self.url = url
-        self.path = path
-        description = "\(url.path): \(problem)" + (libraryMessage.map { " (HDF5: \($0))" } ?? "")
-    }
-
-    /// For a libhdf5 call that just failed: reads the calling thread's error stack.
-    static func failed(_ url: URL, _ path: String?, _ problem: String) -> HDF5Error {
-        HDF5Error(url, path, problem, libraryMessage: innermostLibraryMessage())
-    }
-}
-
 /// The attribute kinds a checkpoint uses. Reading also accepts what h5py writes: fixed- or
 /// variable-length strings, integers of any width (int32 becomes `.int`).
 public enum HDF5Attribute: Equatable, Sendable {
@@ -493,6 +473,7 @@ public final class HDF5File {
     /// Thread-safe libhdf5 keeps this setting per thread, so every entry point repeats it
     /// rather than doing it once.
     private static func silenceErrorPrinting() {
+        _ = HDF5Library.noCleanupAtExit
         H5Eset_auto2(facet_h5e_default(), nil, nil)
     }
 
@@ -518,18 +499,4 @@ extension HDF5Attribute {
         case .uint64s: return "a uint64 array"
         }
     }
-}
-
-/// The most specific message on the calling thread's HDF5 error stack, if any.
-private func innermostLibraryMessage() -> String? {
-    var message: String?
-    withUnsafeMutablePointer(to: &message) { message in
-        _ = H5Ewalk2(facet_h5e_default(), H5E_WALK_UPWARD, { depth, error, message in
-            if depth == 0, let description = error?.pointee.desc, description.pointee != 0 {
-                message!.assumingMemoryBound(to: String?.self).pointee = String(cString: description)
-            }
-            return 0
-        }, message)
-    }
-    return message
 }

@@ -68,18 +68,15 @@ public enum GradientClipping {
         return total.squareRoot()
     }
 
-    /// Returns the norm before clipping.
-    @discardableResult
-    public static func clip(_ parameters: [Parameter], maxNorm: Double?) -> Double {
-        let norm = globalNorm(parameters)
-        guard let maxNorm else { return norm }
+    /// Scales the gradients, whose global norm is `norm`, to at most `maxNorm` (nil: no clipping).
+    public static func scale(_ parameters: [Parameter], norm: Double, maxNorm: Double?) {
+        guard let maxNorm else { return }
         let coefficient = Float(min(maxNorm / (norm + 1e-6), 1))
-        guard coefficient < 1 else { return norm }
+        guard coefficient < 1 else { return }
         for parameter in parameters {
             guard let grad = parameter.tensor.grad else { continue }
             let g = grad.data
             for i in 0..<grad.count { g[i] *= coefficient }
         }
-        return norm
     }
 }

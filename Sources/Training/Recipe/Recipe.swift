@@ -135,6 +135,8 @@ public struct Recipe: Equatable, Sendable {
         /// Recompute each layer in backward; nil (`auto`): only when the run would not fit in
         /// memory otherwise.
         public var activationCheckpointing: Bool?
+        /// Consecutive steps with a non-finite loss or gradient norm (each skipped) before the run stops.
+        public var maxNonfiniteSteps = 3
 
         public init() {}
 
@@ -156,6 +158,7 @@ public struct Recipe: Equatable, Sendable {
             .integer("seed", \.seed, atLeast: 0),
             .integer("eval_every_steps", \.evalEverySteps, atLeast: 1),
             .flagOrAuto("activation_checkpointing", \.activationCheckpointing),
+            .integer("max_nonfinite_steps", \.maxNonfiniteSteps, atLeast: 1),
         ]
 
         mutating func checkCombination(_ section: SectionReader) throws {

@@ -13,13 +13,18 @@ public struct StepReport: Sendable {
     public let tokensPerSecond: Double
     public let secondsPerStep: Double
     public let metrics: [String: Double]
+    /// The loss or gradient norm was not finite, so the update was not applied.
+    public let skippedNonFinite: Bool
 }
 
 public struct TrainingSummary: Sendable {
     public let steps: Int
     public let finalLoss: Double?
+    /// `final.h5`, or the step checkpoint written when a stop was requested.
     public let finalCheckpoint: URL
     public let seconds: Double
+    /// A `StopRequest` ended the run before its last step.
+    public let interrupted: Bool
 }
 
 public enum TrainingEvent: Sendable {
@@ -101,6 +106,8 @@ public final class Trainer {
     public let dropoutState: DropoutState
     public let checkpointContext: CheckpointContext
     public let outputDirectory: URL
+    /// Ask the run to stop after the current step, from any thread.
+    public let stopRequest = StopRequest()
     private(set) var completedSteps = 0
 
     public init(
@@ -161,33 +168,58 @@ public final class Trainer {
             try metricsFile.append(step: 0, evaluation: metrics)
             events(.evaluation(step: 0, metrics: metrics))
         }
+        var nonFiniteStreak = 0
         while completedSteps < steps.totalSteps {
             let step = completedSteps
             let started = DispatchTime.now().uptimeNanoseconds
             let (epoch, range) = steps.locate(step)
             let outcome = dropoutState.training { objective.accumulate(epoch: epoch, microBatches: range) }
-            let gradNorm = GradientClipping.clip(parameters, maxNorm: recipe.train.maxGradNorm)
+            let gradNorm = GradientClipping.globalNorm(parameters)
             let lr = schedule.learningRate(step)
-            optimizer.update(parameters, lr: lr)
+            // A non-finite step is not applied (the data moves on, the optimizer does not), so
+            // the parameters and every checkpoint stay finite.
+            let skipped = !(outcome.loss.isFinite && gradNorm.isFinite)
+            nonFiniteStreak = skipped ? nonFiniteStreak + 1 : 0
+            let giveUp = nonFiniteStreak >= recipe.train.maxNonfiniteSteps
+                ? NonFiniteError(step: step + 1, consecutive: nonFiniteStreak, loss: outcome.loss, gradNorm: gradNorm, parameters: parameters)
+                : nil
+            if !skipped {
+                GradientClipping.scale(parameters, norm: gradNorm, maxNorm: recipe.train.maxGradNorm)
+                optimizer.update(parameters, lr: lr)
+                lastLoss = outcome.loss
+            }
             for parameter in parameters { parameter.tensor.grad = nil }
             completedSteps += 1
-            lastLoss = outcome.loss
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            if completedSteps % output.logEverySteps == 0 || completedSteps == steps.totalSteps {
+            if skipped || completedSteps % output.logEverySteps == 0 || completedSteps == steps.totalSteps {
                 let report = StepReport(
                     step: completedSteps, totalSteps: steps.totalSteps, epoch: steps.epochProgress(completedSteps),
                     loss: outcome.loss, learningRate: lr, gradNorm: gradNorm,
                     tokensPerSecond: Double(outcome.tokens) / max(seconds, 1e-9), secondsPerStep: seconds,
-                    metrics: outcome.metrics)
+                    metrics: outcome.metrics, skippedNonFinite: skipped)
                 try metricsFile.append(report)
                 events(.step(report))
             }
+            if let giveUp { throw giveUp }
             if let every = recipe.train.evalEverySteps, completedSteps % every == 0, let metrics = objective.evaluate() {
                 try metricsFile.append(step: completedSteps, evaluation: metrics)
                 events(.evaluation(step: completedSteps, metrics: metrics))
             }
-            if let every = output.saveEverySteps, completedSteps % every == 0, completedSteps < steps.totalSteps {
-                events(.checkpoint(try save(name: String(format: "step-%06d.h5", completedSteps))))
+            let stepName = String(format: "step-%06d.h5", completedSteps)
+            var saved: URL?
+            // Not in the middle of a non-finite streak: if it ends the run, the newest checkpoint
+            // is one from before the trouble.
+            if let every = output.saveEverySteps, completedSteps % every == 0, completedSteps < steps.totalSteps, !skipped {
+                let url = try save(name: stepName)
+                events(.checkpoint(url))
+                saved = url
+            }
+            if stopRequest.isRequested && completedSteps < steps.totalSteps {
+                let checkpoint = try saved ?? save(name: stepName)
+                if saved == nil { events(.checkpoint(checkpoint)) }
+                return TrainingSummary(
+                    steps: completedSteps, finalLoss: lastLoss, finalCheckpoint: checkpoint,
+                    seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9, interrupted: true)
             }
         }
         if let every = recipe.train.evalEverySteps, steps.totalSteps % every != 0, let metrics = objective.evaluate() {
@@ -198,11 +230,14 @@ public final class Trainer {
         events(.checkpoint(final))
         return TrainingSummary(
             steps: completedSteps, finalLoss: lastLoss, finalCheckpoint: final,
-            seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9)
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9, interrupted: false)
     }
 
     private func save(name: String) throws -> URL {
         let url = outputDirectory.appendingPathComponent(name)
+        if let broken = parameters.first(where: { hasNonFinite($0.tensor) }) {
+            throw NonFiniteError(checkpoint: url, parameter: broken.name)
+        }
         let position = steps.position(after: completedSteps)
         try Checkpoint.write(
             CheckpointContents(
@@ -213,48 +248,5 @@ public final class Trainer {
             to: url)
         try Checkpoint.pruneSteps(in: outputDirectory, keepLast: recipe.output.keepLast)
         return url
-    }
-}
-
-/// metrics.jsonl: one JSON object per logged step or evaluation, appended.
-final class MetricsLog {
-    private let handle: FileHandle
-
-    /// Opens the log for appending after dropping lines past `lastStep` (a resumed run rewrites
-    /// the steps after its checkpoint).
-    init(url: URL, keepingStepsUpTo lastStep: Int) throws {
-        var kept = Data()
-        if let existing = FileManager.default.contents(atPath: url.path) {
-            for line in existing.split(separator: UInt8(ascii: "\n")) {
-                let step = (try? JSONSerialization.jsonObject(with: line) as? [String: Any])?["step"] as? Int
-                if (step ?? 0) <= lastStep { kept.append(line + [UInt8(ascii: "\n")]) }
-            }
-        }
-        try kept.write(to: url, options: .atomic)
-        handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
-    }
-
-    deinit { try? handle.close() }
-
-    func append(_ report: StepReport) throws {
-        var object: [String: Any] = [
-            "step": report.step, "epoch": report.epoch, "loss": report.loss, "lr": report.learningRate,
-            "grad_norm": report.gradNorm, "tokens_per_s": report.tokensPerSecond,
-        ]
-        for (key, value) in report.metrics { object[key] = value }
-        try write(object)
-    }
-
-    func append(step: Int, evaluation: [String: Double]) throws {
-        var object: [String: Any] = ["step": step]
-        for (key, value) in evaluation { object[key] = value }
-        try write(object)
-    }
-
-    private func write(_ object: [String: Any]) throws {
-        var line = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        line.append(UInt8(ascii: "\n"))
-        try handle.write(contentsOf: line)
     }
 }

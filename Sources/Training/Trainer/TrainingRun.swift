@@ -50,16 +50,19 @@ public final class TrainingRun {
         guard FileManager.default.fileExists(atPath: modelDirectory.path) else {
             throw ModelError("model.path: model folder \(recipe.model.path) does not exist")
         }
+        let config = try MistralConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
+        let memory = MemoryEstimate(config, recipe: recipe)
+        try memory.check()
         tokenizer = try Tokenizer.load(modelDirectory: modelDirectory)
         let datasets = try Self.loadDatasets(recipe, tokenizer: tokenizer)
         let (start, resumed) = try Self.startingPoints(recipe, from: from, resume: resume)
         let (model, context, dropoutState) = try Self.loadPolicy(
-            recipe, directory: modelDirectory, tokenizer: tokenizer, start: start, resumed: resumed)
+            recipe, directory: modelDirectory, tokenizer: tokenizer, start: start, resumed: resumed, recompute: memory.recompute)
         self.model = model
         let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
         trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
         if let resumed { try trainer.restore(from: resumed) }
-        plan = Self.plan(recipe, model: model, trainer: trainer, data: data)
+        plan = Self.plan(recipe, model: model, trainer: trainer, data: data, memory: memory)
     }
 
     enum Datasets {
@@ -115,12 +118,8 @@ public final class TrainingRun {
     /// The model as the stage begins: the base, the earlier stage's weights loaded and adapters
     /// frozen on it, and fresh adapters attached; with what its checkpoints must carry along.
     static func loadPolicy(
-        _ recipe: Recipe, directory: URL, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?
+        _ recipe: Recipe, directory: URL, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?, recompute: Bool
     ) throws -> (Mistral, CheckpointContext, DropoutState) {
-        let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
-        let recompute = MemoryEstimate.recomputes(
-            requested: recipe.train.activationCheckpointing, config: config, storage: recipe.model.dtype,
-            lora: recipe.lora?.config, tokens: recipe.train.microBatchSize * recipe.data.maxSeqLen)
         let computeDType: DType
         do {
             computeDType = try BFloat16GEMM.computeDType(requested: recipe.model.computeDType, storage: recipe.model.dtype)
@@ -173,20 +172,16 @@ public final class TrainingRun {
         }
     }
 
-    static func plan(_ recipe: Recipe, model: Mistral, trainer: Trainer, data summary: TrainingData) -> TrainingPlan {
+    static func plan(_ recipe: Recipe, model: Mistral, trainer: Trainer, data summary: TrainingData, memory: MemoryEstimate) -> TrainingPlan {
         let trainable = trainer.parameters.reduce(0) { $0 + $1.tensor.count }
         let all = model.namedWeights.reduce(0) { $0 + $1.tensor.count }
         return TrainingPlan(
             stage: recipe.stage, records: summary.recordCount, instructions: summary.instructionCount,
-            sharedPrompts: summary.sharedPromptCount,            systemMessagesPerInstruction: recipe.data.systemMessagesPerInstruction, examples: summary.exampleCount,
+            sharedPrompts: summary.sharedPromptCount, systemMessagesPerInstruction: recipe.data.systemMessagesPerInstruction, examples: summary.exampleCount,
             invalidRecords: summary.invalidRecords.count, truncated: summary.truncatedCount, dropped: summary.droppedCount,
             tokens: summary.totalTokens, scoredTokens: summary.responseTokens, optimizerSteps: trainer.steps.totalSteps,
             stepsPerEpoch: trainer.steps.stepsPerEpoch, warmupSteps: trainer.schedule.warmupSteps,
             trainableParameters: trainable, frozenParameters: recipe.lora == nil ? 0 : all,
-            estimatedMemoryBytes: MemoryEstimate(
-                config: model.config, storage: recipe.model.dtype, lora: recipe.lora?.config,
-                tokens: recipe.train.microBatchSize * recipe.data.maxSeqLen, recompute: model.recomputesActivations
-            ).totalBytes,
-            recomputesActivations: model.recomputesActivations, computeDType: model.computeDType)
+            estimatedMemoryBytes: memory.bytes, recomputesActivations: model.recomputesActivations, computeDType: model.computeDType)
     }
 }
