@@ -80,12 +80,16 @@ struct AttentionGeometry {
             // Without segments the visible keys are one contiguous run ending at p.
             let first = slidingWindow.map { max(keys.lowerBound, p - $0 + 1) } ?? keys.lowerBound
             let lo = first - keys.lowerBound, hi = p + 1 - keys.lowerBound
+            (row).update(repeating: 0, count: lo)
             if computeLSE {
                 let maxScore = maximum(row + lo, hi - lo)
-                lse[index] = maxScore + Foundation.log(sumOfExponentials(row + lo, hi - lo, shift: maxScore))
+                let total = exponentialsAndSum(row + lo, row + lo, hi - lo, shift: maxScore)
+                lse[index] = maxScore + Foundation.log(total)
+                let inverse = 1 / total
+                for j in lo..<hi { row[j] *= inverse }
+            } else {
+                scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
             }
-            (row).update(repeating: 0, count: lo)
-            scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
             (row + hi).update(repeating: 0, count: width - hi)
         }
     }

@@ -9,7 +9,8 @@
 /// finite one and NaN into ~1e-38, which made a blown-up model look like a uniform one.
 @inline(__always)
 func exp4(_ input: SIMD4<Float>) -> SIMD4<Float> {
-    let x = input.clamped(lowerBound: SIMD4(repeating: -87.33654), upperBound: SIMD4(repeating: 88.72283))
+    // Lane selects, not `clamped`: its pointwiseMin/Max were calls that compared lane by lane.
+    let x = input.replacing(with: -87.33654, where: input .< -87.33654).replacing(with: 88.72283, where: input .> 88.72283)
     // Adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits: n as a float and,
     // from the bit pattern, as an integer, without the (scalarized) SIMD conversions.
     let shifted = x * 1.44269504088896341 + 12_582_912
@@ -58,7 +59,7 @@ func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var i = 0
     while i + 4 <= n {
         let v = load4(x + i)
-        lanes = pointwiseMax(lanes, v)
+        lanes = lanes.replacing(with: v, where: v .> lanes)
         sawNaN .|= v .!= v
         i += 4
     }
@@ -97,4 +98,24 @@ func scaledExponentials(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
         out[i] = scale * exp4(SIMD4(repeating: x[i] - shift))[0]
         i += 1
     }
+}
+
+/// out[i] = e^(x[i] - shift) over 0..<n (out may be x); returns their sum. One exp per element
+/// gives a softmax row both its normalizer and its numerators.
+func exponentialsAndSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+    var lanes = SIMD4<Float>(repeating: 0)
+    var i = 0
+    while i + 4 <= n {
+        let e = exp4(load4(x + i) - shift)
+        store4(e, out + i)
+        lanes += e
+        i += 4
+    }
+    var result = lanes.sum()
+    while i < n {
+        out[i] = exp4(SIMD4(repeating: x[i] - shift))[0]
+        result += out[i]
+        i += 1
+    }
+    return result
 }
