@@ -10,8 +10,6 @@ import XCTest
 /// `make_bf16_compute` in make_golden.py: the same arithmetic in PyTorch (tight), PyTorch's CPU
 /// autocast (which also rounds adapters and outputs, so looser), and the float32 path.
 final class BFloat16ComputeGoldenTests: XCTestCase {
-    private func peftName(_ module: String, _ matrix: String) -> String { "base_model.model.\(module).\(matrix).weight" }
-
     func testLossAndLoRAGradientsMatchPyTorch() throws {
         guard BFloat16GEMM.isAvailable || !BFloat16GEMM.cpuHasBFloat16Instructions else {
             return XCTFail("this CPU has bfloat16 instructions but \(BFloat16GEMM.unavailableReason ?? "")")
@@ -22,18 +20,8 @@ final class BFloat16ComputeGoldenTests: XCTestCase {
         let folder = try Fixtures.tinyMistralFolder(self)
         let model = try Mistral.load(directory: folder, dtype: .bfloat16)
         model.computeDType = .bfloat16
-        let tokenizer = try Tokenizer.load(modelDirectory: folder)
-        let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
-        let batch = MicroBatch(
-            rows: records.map { [ChatTemplate.example(system: $0.system, prompt: $0.prompt, response: $0.output, tokenizer: tokenizer)] },
-            packed: false)
-        for linear in model.linears {
-            let a = try initial.tensor("grad0_init." + peftName(linear.name, "lora_A"))
-            let b = try initial.tensor("grad0_init." + peftName(linear.name, "lora_B"))
-            a.requiresGrad = true
-            b.requiresGrad = true
-            linear.adapter = LoRAAdapter(a: a, b: b, alpha: 8, useRSLoRA: false, dropout: 0, dropoutState: nil)
-        }
+        let batch = try LoRAGoldenCase.batch(try Tokenizer.load(modelDirectory: folder))
+        try LoRAGoldenCase.attachInitialAdapters(model, from: initial)
         let loss = model.logProbs(batch.tokens, targets: batch.targets).sum() * (-1 / Float(batch.scoredTokens))
         loss.backward()
 
@@ -53,7 +41,7 @@ final class BFloat16ComputeGoldenTests: XCTestCase {
                 let gradient = try XCTUnwrap(tensor.grad).scalars
                 for group in ["exact_grad", "autocast_grad", "grad0_grad"] {
                     let file = group == "grad0_grad" ? initial : golden
-                    let reference = try file.tensor("\(group)." + peftName(linear.name, matrix)).scalars
+                    let reference = try file.tensor("\(group)." + LoRAGoldenCase.peftName(linear.name, matrix)).scalars
                     let scale = reference.map(abs).max() ?? 1
                     let difference = zip(gradient, reference).map { abs($0 - $1) }.max() ?? 0
                     worst[group] = max(worst[group] ?? 0, difference / scale)

@@ -11,16 +11,9 @@ import XCTest
 final class LoRATrainingGoldenTests: XCTestCase {
     private let golden = Result { try Fixtures.goldenFile("lora_sft.safetensors") }
 
-    private func peftName(_ module: String, _ matrix: String) -> String { "base_model.model.\(module).\(matrix).weight" }
+    private func peftName(_ module: String, _ matrix: String) -> String { LoRAGoldenCase.peftName(module, matrix) }
 
-    /// The three records of tiny-mistral-eval.jsonl as one right-padded micro-batch.
-    private func goldenBatch(_ tokenizer: Tokenizer) throws -> MicroBatch {
-        let records = try RecordReader.sft(Fixtures.url("tiny-mistral-eval.jsonl")).records
-        let examples = records.map { record in
-            ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)
-        }
-        return MicroBatch(rows: examples.map { [$0] }, packed: false)
-    }
+    private func goldenBatch(_ tokenizer: Tokenizer) throws -> MicroBatch { try LoRAGoldenCase.batch(tokenizer) }
 
     func testBatchingMatchesTheGoldenBatch() throws {
         let golden = try golden.get()
@@ -41,13 +34,7 @@ final class LoRATrainingGoldenTests: XCTestCase {
         let model = try Mistral.load(directory: folder)
         let batch = try goldenBatch(try Tokenizer.load(modelDirectory: folder))
         for useRSLoRA in [false, true] {
-            for linear in model.linears {
-                let a = try golden.tensor("grad0_init." + peftName(linear.name, "lora_A"))
-                let b = try golden.tensor("grad0_init." + peftName(linear.name, "lora_B"))
-                a.requiresGrad = true
-                b.requiresGrad = true
-                linear.adapter = LoRAAdapter(a: a, b: b, alpha: 8, useRSLoRA: useRSLoRA, dropout: 0, dropoutState: nil)
-            }
+            try LoRAGoldenCase.attachInitialAdapters(model, from: golden, useRSLoRA: useRSLoRA)
             let loss = model.logProbs(batch.tokens, targets: batch.targets).sum() * (-1 / Float(batch.scoredTokens))
             let expected = try golden.tensor(useRSLoRA ? "grad0_loss_rslora" : "grad0_loss").item
             XCTAssertEqual(loss.item, expected, accuracy: 1e-4 * abs(expected))
