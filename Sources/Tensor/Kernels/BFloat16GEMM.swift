@@ -67,10 +67,8 @@ public enum BFloat16GEMM {
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<UInt16>, lda: Int,
         b: UnsafePointer<UInt16>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        guard m > 0, n > 0, k > 0 else {
-            if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } } }
-            return
-        }
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else { return scaleByBeta(c, m: m, n: n, ldc: ldc, beta: beta) }
         guard case .success(let lib) = library else { fatalError("BFloat16GEMM: \(unavailableReason ?? "")") }
         let flag = { (transposed: Bool) in CChar(UInt8(ascii: transposed ? "T" : "N")) }
         let status = lib.gemm(

@@ -106,12 +106,15 @@ public enum BLAS {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         guard m > 0, n > 0 else { return }
-        guard k > 0 else {
-            if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } } }
-            return
-        }
+        guard k > 0 else { return scaleByBeta(c, m: m, n: n, ldc: ldc, beta: beta) }
         loaded.sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+}
+
+/// C = beta * C for a product with nothing to sum (k = 0), which the libraries would not touch.
+func scaleByBeta(_ c: UnsafeMutablePointer<Float>, m: Int, n: Int, ldc: Int, beta: Float) {
+    guard beta != 1 else { return }
+    for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : c[i * ldc + j] * beta } }
 }
