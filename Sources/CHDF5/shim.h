@@ -6,7 +6,6 @@
 static inline hid_t facet_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t facet_h5s_all(void) { return H5S_ALL; }
 static inline hid_t facet_h5e_default(void) { return H5E_DEFAULT; }
-static inline size_t facet_h5t_variable(void) { return H5T_VARIABLE; }
 
 static inline unsigned facet_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned facet_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }

@@ -37,3 +37,18 @@ with h5py.File(PATH, "w") as f:
     f["scalar"] = np.float32(2.5)
     f["float64"] = np.arange(3, dtype=np.float64)
     f["counts"] = np.arange(3, dtype=np.int32)
+
+# A version-2 checkpoint's first attributes with `stage` as a variable-length string whose
+# global-heap object claims 2**62 bytes: libhdf5 1.10 fails inside H5Aread on such a reference
+# (Fuzz/libhdf5-findings), so Facet must refuse the attribute by its type alone.
+CORRUPT = "Tests/Fixtures/corrupt_vlen_heap.h5"
+with h5py.File(CORRUPT, "w") as f:
+    f.attrs["format"] = np.bytes_("facet-checkpoint")
+    f.attrs["version"] = np.int64(2)
+    f.attrs["stage"] = "sft"
+data = bytearray(open(CORRUPT, "rb").read())
+heap = data.index(b"GCOL")
+first_object = heap + 16  # signature, version, 3 reserved bytes, collection size
+assert data[first_object:first_object + 2] == b"\x01\x00", "the first heap object is not object 1"
+data[first_object + 8:first_object + 16] = (2**62).to_bytes(8, "little")  # its size
+open(CORRUPT, "wb").write(bytes(data))

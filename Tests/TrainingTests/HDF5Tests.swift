@@ -235,8 +235,9 @@ final class HDF5Tests: XCTestCase {
         let file = try HDF5File.open(url)
         defer { file.close() }
 
-        XCTAssertEqual(try file.string("vlen_utf8"), "héllo, wörld")
-        XCTAssertEqual(try file.string("vlen_ascii"), "ascii bytes")
+        // Refused, not read: libhdf5 1.10 crashes on corrupt variable-length strings (FuzzFindingsTests).
+        assertError(try file.string("vlen_utf8"), mentions: url.path, "'vlen_utf8'", "variable-length string")
+        assertError(try file.string("vlen_ascii"), mentions: url.path, "'vlen_ascii'", "variable-length string")
         XCTAssertEqual(try file.string("fixed_ascii"), "fixed")
         XCTAssertEqual(try file.string("fixed_utf8"), "fixé")
         XCTAssertEqual(try file.int("int32"), -7)

@@ -105,7 +105,8 @@ public struct CheckpointError: Error, CustomStringConvertible {
 /// synced and moved into place (`moveDurably`), never over an existing file.
 public enum Checkpoint {
     public static let format = "facet-checkpoint"
-    public static let version = 1
+    /// Version 2 stores strings as fixed-length attributes (version 1 as variable-length ones).
+    public static let version = 2
 
     static func write(_ contents: CheckpointContents, to url: URL) throws {
         guard !FileManager.default.fileExists(atPath: url.path) else {
@@ -189,6 +190,14 @@ public enum Checkpoint {
     public static func read(_ url: URL) throws -> LoadedCheckpoint {
         let file = try HDF5File.open(url)
         defer { file.close() }
+        if let found = try? file.int("version"), found != version {
+            throw CheckpointError(
+                url,
+                found < version
+                    ? "is a version-\(found) checkpoint, whose string attributes this Facet no longer reads; "
+                        + "`python3 scripts/upgrade_checkpoint.py \(url.path) NEW.h5` converts it to version \(version)"
+                    : "is a version-\(found) checkpoint of a newer Facet; this one reads version \(version)")
+        }
         guard (try? file.string("format")) == format else {
             throw CheckpointError(url, "is not a Facet checkpoint (no format=\"\(format)\" attribute)")
         }

@@ -2,8 +2,11 @@ import CHDF5
 import Foundation
 import Tensor
 
-/// The attribute kinds a checkpoint uses. Reading also accepts what h5py writes: fixed- or
-/// variable-length strings, integers of any width (int32 becomes `.int`).
+/// The attribute kinds a checkpoint uses. Strings are written and read as fixed-length UTF-8 or
+/// ASCII (h5py: `np.bytes_` or `h5py.string_dtype(length=n)`); a variable-length string (h5py's
+/// `str`) is a named error, because libhdf5 1.10 crashes or loops on a corrupt one (its global-heap
+/// reference) before Facet could check anything (`Fuzz/libhdf5-findings`). Integers of any width
+/// are read (int32 becomes `.int`).
 public enum HDF5Attribute: Equatable, Sendable {
     case string(String)
     case int(Int)
@@ -129,12 +132,11 @@ public final class HDF5File {
         let target = AttributeTarget(object: object, name: name, path: path)
         switch value {
         case .string(let text):
-            let type = try stringType(cset: H5T_CSET_UTF8, path)
+            var bytes = Array(text.utf8)
+            if bytes.isEmpty { bytes = [0] }  // an HDF5 string type holds at least one byte
+            let type = try fixedStringType(size: bytes.count, path)
             defer { H5Tclose(type) }
-            try text.withCString { characters in
-                var pointer: UnsafePointer<CChar>? = characters
-                try writeAttribute(target, fileType: type, memoryType: type, shape: [], &pointer)
-            }
+            try writeAttribute(target, fileType: type, memoryType: type, shape: [], &bytes)
         case .int(let number):
             var value = Int64(number)
             try writeAttribute(target, fileType: facet_h5t_std_i64le(), memoryType: facet_h5t_native_int64(), shape: [], &value)
@@ -388,10 +390,12 @@ public final class HDF5File {
         return list
     }
 
-    /// A variable-length string type; close with H5Tclose.
-    private func stringType(cset: H5T_cset_t, _ path: String) throws -> hid_t {
+    /// A NUL-padded UTF-8 string type of `size` bytes; close with H5Tclose.
+    private func fixedStringType(size: Int, _ path: String) throws -> hid_t {
         let type = H5Tcopy(facet_h5t_c_s1())
-        guard type >= 0, H5Tset_size(type, facet_h5t_variable()) >= 0, H5Tset_cset(type, cset) >= 0 else {
+        guard type >= 0, H5Tset_size(type, size) >= 0, H5Tset_strpad(type, H5T_STR_NULLPAD) >= 0,
+            H5Tset_cset(type, H5T_CSET_UTF8) >= 0
+        else {
             if type >= 0 { H5Tclose(type) }
             throw HDF5Error.failed(url, path, "cannot make a string type")
         }
@@ -422,16 +426,11 @@ public final class HDF5File {
     }
 
     private func readString(_ source: AttributeSource, _ type: hid_t) throws -> String {
-        if H5Tis_variable_str(type) > 0 {
-            // HDF5 converts between string types only of the same character set.
-            let memoryType = try stringType(cset: H5Tget_cset(type), source.path)
-            defer { H5Tclose(memoryType) }
-            var characters: UnsafeMutablePointer<CChar>?
-            guard H5Aread(source.attribute, memoryType, &characters) >= 0 else {
-                throw HDF5Error.failed(url, source.path, "cannot read \(source.described)")
-            }
-            defer { H5free_memory(characters) }
-            return characters.map { String(cString: $0) } ?? ""
+        guard H5Tis_variable_str(type) <= 0 else {
+            throw HDF5Error(
+                url, source.path,
+                "\(source.described) is a variable-length string, which Facet does not read (libhdf5 1.10 crashes on "
+                    + "corrupt ones); store it as a fixed-length string")
         }
         let size = H5Tget_size(type)
         var bytes = [UInt8](repeating: 0, count: max(size, 1))
