@@ -33,7 +33,9 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
             providers: [.apt(["libhdf5-dev"])]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swift5),
+        // AVX-512 row kernels (exp, softmax sums), chosen at run time from the CPU's features.
+        .target(name: "CVectorMath"),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CVectorMath"], swiftSettings: swift5),
         .target(name: "Tokenizer", swiftSettings: swift5),
         .target(name: "Model", dependencies: ["Tensor", "Tokenizer"], swiftSettings: swift5),
         .target(
@@ -53,7 +55,7 @@ let package = Package(
             ],
             swiftSettings: swift5),
         .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport", swiftSettings: swift5),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: swift5),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CVectorMath", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor", "TestSupport"], swiftSettings: swift5),
         .testTarget(

@@ -1,6 +1,39 @@
-/// Vectorized exp and the row reductions of softmax over 4-wide SIMD registers (one SSE register each: wider vectors spill on the x86-64 baseline). The scalar
-/// `expf` call per element was the largest cost outside the GEMMs (logits of a 32000-token
-/// vocabulary, attention probabilities).
+import COpenBLAS
+import CVectorMath
+
+/// Vectorized exp and the row reductions of softmax. The scalar `expf` call per element was the
+/// largest cost outside the GEMMs (logits of a 32000-token vocabulary, attention probabilities).
+/// Where the CPU has AVX-512F they run 16 lanes wide in C (CVectorMath, the same e^x bit for
+/// bit); elsewhere over 4-wide SIMD registers (one SSE register each: the package builds for
+/// the x86-64 baseline, on which wider Swift vectors spill).
+let vectorMathUsesAVX512 = facet_cpu_has_avx512f() != 0
+
+/// The largest of x[0..<n] (-infinity for n = 0), NaN if any element is NaN.
+func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    vectorMathUsesAVX512 ? facet_maximum_avx512(x, n) : portableMaximum(x, n)
+}
+
+/// Sum of e^(x[i] - shift) over 0..<n.
+func sumOfExponentials(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+    vectorMathUsesAVX512
+        ? facet_exponentials_and_sum_avx512(nil, x, n, shift) : portableExponentialsAndSum(nil, x, n, shift: shift)
+}
+
+/// out[i] = scale * e^(x[i] - shift) over 0..<n (out may be x).
+func scaledExponentials(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float) {
+    if vectorMathUsesAVX512 {
+        facet_scaled_exponentials_avx512(out, x, n, shift, scale)
+    } else {
+        portableScaledExponentials(out, x, n, shift: shift, scale: scale)
+    }
+}
+
+/// out[i] = e^(x[i] - shift) over 0..<n (out may be x); returns their sum. One exp per element
+/// gives a softmax row both its normalizer and its numerators.
+func exponentialsAndSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+    vectorMathUsesAVX512
+        ? facet_exponentials_and_sum_avx512(out, x, n, shift) : portableExponentialsAndSum(out, x, n, shift: shift)
+}
 
 /// e^x for each lane (Cephes' expf: x = n ln 2 + r, a degree-6 polynomial for e^r, 2^n from
 /// the exponent bits), within 2 ulp over the normal float range. Outside it the lanes follow
@@ -52,8 +85,7 @@ private func store4(_ value: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: value, as: SIMD4<Float>.self)
 }
 
-/// The largest of x[0..<n] (-infinity for n = 0), NaN if any element is NaN.
-func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+func portableMaximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var lanes = SIMD4<Float>(repeating: -.infinity)
     var sawNaN = SIMDMask<SIMD4<Int32>>(repeating: false)
     var i = 0
@@ -71,24 +103,9 @@ func maximum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     return result
 }
 
-/// Sum of e^(x[i] - shift) over 0..<n.
-func sumOfExponentials(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
-    var lanes = SIMD4<Float>(repeating: 0)
-    var i = 0
-    while i + 4 <= n {
-        lanes += exp4(load4(x + i) - shift)
-        i += 4
-    }
-    var result = lanes.sum()
-    while i < n {
-        result += exp4(SIMD4(repeating: x[i] - shift))[0]
-        i += 1
-    }
-    return result
-}
-
-/// out[i] = scale * e^(x[i] - shift) over 0..<n (out may be x).
-func scaledExponentials(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float) {
+func portableScaledExponentials(
+    _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float
+) {
     var i = 0
     while i + 4 <= n {
         store4(exp4(load4(x + i) - shift) * scale, out + i)
@@ -100,21 +117,21 @@ func scaledExponentials(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<F
     }
 }
 
-/// out[i] = e^(x[i] - shift) over 0..<n (out may be x); returns their sum. One exp per element
-/// gives a softmax row both its normalizer and its numerators.
-func exponentialsAndSum(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+/// As `exponentialsAndSum`; with `out` nil the sum alone.
+func portableExponentialsAndSum(_ out: UnsafeMutablePointer<Float>?, _ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
     var lanes = SIMD4<Float>(repeating: 0)
     var i = 0
     while i + 4 <= n {
         let e = exp4(load4(x + i) - shift)
-        store4(e, out + i)
+        if let out { store4(e, out + i) }
         lanes += e
         i += 4
     }
     var result = lanes.sum()
     while i < n {
-        out[i] = exp4(SIMD4(repeating: x[i] - shift))[0]
-        result += out[i]
+        let e = exp4(SIMD4(repeating: x[i] - shift))[0]
+        out?[i] = e
+        result += e
         i += 1
     }
     return result
