@@ -40,6 +40,9 @@ extension HuggingFaceTokenizerFile {
         if let normalizer = file.normalizer {
             throw failure("its normalizer \(normalizer.type) before a ByteLevel pre-tokenizer is not supported")
         }
+        if file.model.ignoreMerges == true {
+            throw failure("model.ignore_merges is not supported with a ByteLevel pre-tokenizer")
+        }
         guard let decoder = file.decoder?.type, decoder == "ByteLevel" else {
             throw failure("its decoder \(file.decoder?.type ?? "(none)") is not supported with a ByteLevel pre-tokenizer (only ByteLevel is)")
         }
