@@ -79,6 +79,9 @@ struct ByteLevelPreTokenizer {
         if length == 1 { return asciiClasses[Int(bytes[position])] }
         let properties = Unicode.Scalar(UTF8Rules.scalarValue(bytes, position, length))!.properties
         if properties.isWhitespace { return .whitespace }
+        // `tokenizers` 0.23 (Oniguruma's and Rust's tables) knows Unicode 16.0: a character
+        // assigned later is unassigned there, neither letter nor number.
+        guard let age = properties.age, (age.major, age.minor) <= (16, 0) else { return .other }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return .letter
         case .decimalNumber, .letterNumber, .otherNumber: return .number

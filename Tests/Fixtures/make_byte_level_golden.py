@@ -72,6 +72,8 @@ UNUSUAL = [
     "मनुष्य தமிழ் ภาษาไทย ພາສາລາວ ཁམས་ ខ្មែរ",
     "emoji mix 😀😃😄 🧑🏽‍🚀 👨‍👩‍👧 ⛹️‍♀️ 🏴󠁧󠁢󠁳󠁣󠁴󠁿 #️⃣ 1️⃣",
     "math ∀x∈ℝ: x²≥0 ⇒ √(x²)=|x| ∑∫∂∇",
+    # Letters of Unicode 15.1 and 16.0, which tokenizers knows, and of 17.0, which it does not.
+    "a\U0002ebf0b \u1c89x \U00016d40y \u0375\U00033172're \U00033172\U00033173z",
 ]
 LONG_WORDS = [
     "Pneumonoultramicroscopicsilicovolcanoconiosis and Donaudampfschifffahrtsgesellschaftskapitän",
