@@ -71,12 +71,24 @@ for number, raw in fields(model):
     kept.append(raw)
 out("TokenizerModel", "mistral-400.model", b"".join(kept))
 
-# tokenizer.json: the fixture cut to ids below 400 and the merges among them.
-tokenizer = json.load(open("Tests/Fixtures/tokenizer/tokenizer.json"))
-vocab = {k: v for k, v in tokenizer["model"]["vocab"].items() if v < 400}
-merges = [m for m in tokenizer["model"]["merges"] if all(p in vocab for p in (m.split(" ") if isinstance(m, str) else m)) and "".join(m.split(" ") if isinstance(m, str) else m) in vocab]
-tokenizer["model"]["vocab"], tokenizer["model"]["merges"] = vocab, merges
+# tokenizer.json: the fixtures cut to their first ids and the merges among them; the byte-level
+# one keeps its special tokens and 256 byte pieces, once with SmolLM2's Digits + ByteLevel.
+def cut_tokenizer(path, size):
+    tokenizer = json.load(open(path, encoding="utf-8"))
+    vocab = {k: v for k, v in tokenizer["model"]["vocab"].items() if v < size}
+    pairs = [(m.split(" ") if isinstance(m, str) else m, m) for m in tokenizer["model"]["merges"]]
+    tokenizer["model"]["vocab"] = vocab
+    tokenizer["model"]["merges"] = [m for parts, m in pairs if all(p in vocab for p in parts) and "".join(parts) in vocab]
+    tokenizer["added_tokens"] = [t for t in tokenizer.get("added_tokens", []) if t["id"] < size]
+    return tokenizer
+
+
+tokenizer = cut_tokenizer("Tests/Fixtures/tokenizer/tokenizer.json", 400)
 out("TokenizerJSON", "bpe-400.json", json.dumps(tokenizer, ensure_ascii=False).encode())
+tokenizer = cut_tokenizer("Tests/Fixtures/smollm2-tokenizer/tokenizer.json", 600)
+out("TokenizerJSON", "byte-level-600.json", json.dumps(tokenizer, ensure_ascii=False).encode())
+tokenizer["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, tokenizer["pre_tokenizer"]]}
+out("TokenizerJSON", "byte-level-digits-600.json", json.dumps(tokenizer, ensure_ascii=False).encode())
 
 # HDF5: the h5py fixture and a small Facet checkpoint given on the command line.
 out("HDF5Checkpoint", "h5py_written.h5", open("Tests/Fixtures/h5py_written.h5", "rb").read())

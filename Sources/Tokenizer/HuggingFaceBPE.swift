@@ -19,8 +19,7 @@ struct HuggingFaceBPE {
     }
 
     let vocabulary: PieceTable
-    /// Keyed by `left id << 32 | right id`; the value is `rank << 32 | merged id`.
-    let merges: [UInt64: UInt64]
+    let merges: RankedMerges
     let normalizers: [Normalizer]
     let metaspace: Metaspace?
     /// The id of `<0xXX>` for each byte (-1 where absent); nil without byte fallback.
@@ -65,7 +64,7 @@ struct HuggingFaceBPE {
             ids.append(id)
             return
         }
-        var word = Word()
+        var word = BPEWord()
         var pendingUnknown: (id: Int32, length: Int)?
         var position = start
         while position < end {
@@ -94,43 +93,7 @@ struct HuggingFaceBPE {
             pendingUnknown = (unkId, length)
         }
         if let unknown = pendingUnknown { word.append(unknown.id, length: unknown.length) }
-        mergeAll(&word)
-        for index in word.ids.indices where word.lengths[index] > 0 { ids.append(word.ids[index]) }
-    }
-
-    private func merge(_ left: Int32, _ right: Int32) -> (rank: Int, merged: Int32)? {
-        guard let value = merges[UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))] else {
-            return nil
-        }
-        return (Int(value >> 32), Int32(truncatingIfNeeded: value))
-    }
-
-    private func mergeAll(_ word: inout Word) {
-        var queue = MergeQueue(capacity: word.ids.count)
-        func addCandidate(at position: Int32, _ left: Int32, _ right: Int32) {
-            guard let (rank, merged) = merge(left, right) else { return }
-            queue.push(MergeCandidate(score: -Float(rank), left: position, right: -1, check: merged))
-        }
-        for index in word.ids.indices.dropLast() {
-            addCandidate(at: Int32(index), word.ids[index], word.ids[index + 1])
-        }
-        while let top = queue.pop() {
-            let position = Int(top.left)
-            let right = Int(word.next[position])
-            // Stale unless the pair now at this position still merges into the same token.
-            guard word.lengths[position] > 0, right >= 0,
-                  merge(word.ids[position], word.ids[right])?.merged == top.check
-            else { continue }
-            word.ids[position] = top.check
-            word.lengths[position] += word.lengths[right]
-            word.lengths[right] = 0
-            let after = word.next[right]
-            word.next[position] = after
-            if after >= 0 { word.prev[Int(after)] = top.left }
-            let before = word.prev[position]
-            if before >= 0 { addCandidate(at: before, word.ids[Int(before)], top.check) }
-            if after >= 0 { addCandidate(at: top.left, top.check, word.ids[Int(after)]) }
-        }
+        merges.encode(&word, into: &ids)
     }
 
     private static func occurrences(of pattern: [UInt8], in bytes: [UInt8]) -> [Int] {
@@ -158,21 +121,5 @@ struct HuggingFaceBPE {
         }
         result.append(contentsOf: bytes[copied...])
         return result
-    }
-}
-
-/// The symbols of one word, linked as in `word.rs`; merged-away symbols have length zero.
-private struct Word {
-    var ids: [Int32] = []
-    var lengths: [Int] = []
-    var prev: [Int32] = []
-    var next: [Int32] = []
-
-    mutating func append(_ id: Int32, length: Int) {
-        if let last = next.indices.last { next[last] = Int32(ids.count) }
-        prev.append(Int32(ids.count) - 1)
-        next.append(-1)
-        ids.append(id)
-        lengths.append(length)
     }
 }

@@ -5,19 +5,21 @@ import Foundation
 /// Decoded with `JSONDecoder`: on Linux, `JSONSerialization` drops a leading U+FEFF from
 /// strings, which loses the vocabulary's byte-order-mark piece.
 enum HuggingFaceTokenizerFile {
-    private struct File: Decodable {
+    struct File: Decodable {
         var model: Model
         var addedTokens: [AddedToken]?
         var normalizer: NormalizerJSON?
         var preTokenizer: PreTokenizerJSON?
+        var postProcessor: PostProcessorJSON?
+        var decoder: DecoderJSON?
 
         enum CodingKeys: String, CodingKey {
-            case model, normalizer
-            case addedTokens = "added_tokens", preTokenizer = "pre_tokenizer"
+            case model, normalizer, decoder
+            case addedTokens = "added_tokens", preTokenizer = "pre_tokenizer", postProcessor = "post_processor"
         }
     }
 
-    private struct Model: Decodable {
+    struct Model: Decodable {
         var type: String?
         var vocab: [String: Int]?
         var merges: [Merge]?
@@ -38,7 +40,7 @@ enum HuggingFaceTokenizerFile {
     }
 
     /// A merge as a `"left right"` string (the legacy form) or a `[left, right]` pair.
-    private struct Merge: Decodable {
+    struct Merge: Decodable {
         var parts: [String]
 
         init(from decoder: Decoder) throws {
@@ -51,12 +53,21 @@ enum HuggingFaceTokenizerFile {
         }
     }
 
-    private struct AddedToken: Decodable {
+    struct AddedToken: Decodable {
         var id: Int
+        var content: String?
         var special: Bool?
+        var lstrip: Bool?
+        var rstrip: Bool?
+        var singleWord: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case id, content, special, lstrip, rstrip
+            case singleWord = "single_word"
+        }
     }
 
-    private struct NormalizerJSON: Decodable {
+    struct NormalizerJSON: Decodable {
         struct Pattern: Decodable {
             var string: String?
 
@@ -72,17 +83,55 @@ enum HuggingFaceTokenizerFile {
         var content: String?
     }
 
-    private struct PreTokenizerJSON: Decodable {
+    struct PreTokenizerJSON: Decodable {
         var type: String
         var replacement: String?
         var prependScheme: String?
         var addPrefixSpace: Bool?
         var split: Bool?
+        var useRegex: Bool?
+        var individualDigits: Bool?
+        var pretokenizers: [PreTokenizerJSON]?
 
         enum CodingKeys: String, CodingKey {
-            case type, replacement, split
+            case type, replacement, split, pretokenizers
             case prependScheme = "prepend_scheme", addPrefixSpace = "add_prefix_space"
+            case useRegex = "use_regex", individualDigits = "individual_digits"
         }
+    }
+
+    struct PostProcessorJSON: Decodable {
+        /// One item of a template: `{"SpecialToken": {"id": "<s>"}}` or `{"Sequence": {"id": "A"}}`.
+        struct TemplateItem: Decodable {
+            struct Name: Decodable {
+                var id: String
+            }
+
+            var specialToken: Name?
+            var sequence: Name?
+
+            enum CodingKeys: String, CodingKey {
+                case specialToken = "SpecialToken", sequence = "Sequence"
+            }
+        }
+
+        struct SpecialToken: Decodable {
+            var ids: [Int]
+        }
+
+        var type: String
+        var single: [TemplateItem]?
+        var specialTokens: [String: SpecialToken]?
+        var processors: [PostProcessorJSON]?
+
+        enum CodingKeys: String, CodingKey {
+            case type, single, processors
+            case specialTokens = "special_tokens"
+        }
+    }
+
+    struct DecoderJSON: Decodable {
+        var type: String
     }
 
     static func definition(data: Data, path: String) throws -> TokenizerDefinition {
@@ -116,7 +165,17 @@ enum HuggingFaceTokenizerFile {
         }
         let vocabulary = PieceTable(pieces.enumerated().map { (key: Array($1!.utf8), id: Int32($0)) })
         guard let mergeList = model.merges else { throw failure("model.merges is missing") }
-        let merges = try mergeTable(mergeList, vocabulary: vocabulary, failure: failure)
+        let merges = try RankedMerges(
+            mergeList.enumerated().map { rank, merge in
+                guard merge.parts.count == 2 else { throw failure("merge \(rank) is not a pair of tokens") }
+                return (merge.parts[0], merge.parts[1])
+            },
+            vocabulary: vocabulary, describe: { "merge \($0)" }, failure: failure)
+        if let splitsDigits = try file.preTokenizer.flatMap({ try byteLevelSplitsDigits($0, failure: failure) }) {
+            return try byteLevelDefinition(
+                file, pieces: pieces.map { $0! }, vocabulary: vocabulary, merges: merges, splitsDigits: splitsDigits,
+                path: path, failure: failure)
+        }
 
         let byteFallback = model.byteFallback ?? false
         var types = [SentencePieceModel.PieceType](repeating: .normal, count: pieces.count)
@@ -152,29 +211,9 @@ enum HuggingFaceTokenizerFile {
             fuseUnknown: model.fuseUnknown ?? false, ignoreMerges: model.ignoreMerges ?? false)
         return TokenizerDefinition(
             pieces: pieces.map { $0! }, types: types, encoder: .huggingFace(encoder), unkId: unkId,
-            bosPiece: "<s>", eosPiece: "</s>", unkSurface: " \u{2047} ",
+            specialTokens: .pieces(bos: "<s>", eos: "</s>"), unkSurface: " \u{2047} ",
             stripsDummyPrefix: prependsSpaceMarker || (metaspace.map { $0.prependScheme != .never } ?? false),
             removesExtraWhitespaces: false)
-    }
-
-    /// Merges ranked by position; a pair listed twice keeps its last rank, as the Rust
-    /// `HashMap` collect does.
-    private static func mergeTable(
-        _ list: [Merge], vocabulary: PieceTable, failure: (String) -> TokenizerError
-    ) throws -> [UInt64: UInt64] {
-        // Ranks become Float merge scores, exact below 2^24.
-        guard list.count < 1 << 24 else { throw failure("it has more than 2^24 merges") }
-        var merges: [UInt64: UInt64] = [:]
-        merges.reserveCapacity(list.count)
-        for (rank, merge) in list.enumerated() {
-            let parts = merge.parts
-            guard parts.count == 2 else { throw failure("merge \(rank) is not a pair of tokens") }
-            guard let left = vocabulary.id(of: parts[0]), let right = vocabulary.id(of: parts[1]),
-                  let merged = vocabulary.id(of: parts[0] + parts[1])
-            else { throw failure("merge \(rank) (\"\(parts[0]) \(parts[1])\") uses a token missing from the vocabulary") }
-            merges[UInt64(left) << 32 | UInt64(right)] = UInt64(rank) << 32 | UInt64(merged)
-        }
-        return merges
     }
 
     private static func normalizerList(

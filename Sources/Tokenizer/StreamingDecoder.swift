@@ -10,6 +10,9 @@ struct PieceDecoding {
     let unkSurface: String
     let stripsDummyPrefix: Bool
     let removesExtraWhitespaces: Bool
+    /// For byte-level BPE, the bytes of each piece: its characters read through GPT-2's byte
+    /// alphabet or, for a piece with a character outside it, its UTF-8 (as `tokenizers` does).
+    let byteLevelBytes: [[UInt8]]?
 
     init(definition: TokenizerDefinition) {
         types = definition.types
@@ -23,6 +26,11 @@ struct PieceDecoding {
         unkSurface = definition.unkSurface
         stripsDummyPrefix = definition.stripsDummyPrefix
         removesExtraWhitespaces = definition.removesExtraWhitespaces
+        if case .byteLevel = definition.encoder {
+            byteLevelBytes = definition.pieces.map { ByteLevelAlphabet.bytes(of: $0) ?? Array($0.utf8) }
+        } else {
+            byteLevelBytes = nil
+        }
     }
 }
 
@@ -46,6 +54,11 @@ extension Tokenizer {
         /// The text that `id` completes; often empty while bytes of a character are pending.
         public mutating func append(_ id: Int32) -> String {
             let index = Int(id)
+            if let byteLevelBytes = decoding.byteLevelBytes {
+                guard byteLevelBytes.indices.contains(index) else { return "" }
+                pendingBytes += byteLevelBytes[index]
+                return flushByteLevel(atEnd: false)
+            }
             let type = decoding.types.indices.contains(index) ? decoding.types[index] : .unknown
             if type == .byte {
                 pendingBytes.append(decoding.byteValues[index])
@@ -74,7 +87,18 @@ extension Tokenizer {
 
         /// The text of byte pieces still pending at the end of the ids.
         public mutating func finish() -> String {
-            flushBytes(atEnd: true)
+            decoding.byteLevelBytes == nil ? flushBytes(atEnd: true) : flushByteLevel(atEnd: true)
+        }
+
+        /// Turns the pending bytes of byte-level pieces into text as `String::from_utf8_lossy`
+        /// does (one U+FFFD per maximal invalid subsequence, as Swift's own decoding), holding
+        /// back a character still incomplete unless the ids have ended. Cutting before a lead
+        /// byte never changes the result: no invalid subsequence extends over a lead byte.
+        private mutating func flushByteLevel(atEnd: Bool) -> String {
+            let cut = atEnd ? pendingBytes.count : UTF8Rules.incompleteSuffixStart(pendingBytes)
+            let text = String(decoding: pendingBytes[..<cut], as: UTF8.self)
+            pendingBytes.removeFirst(cut)
+            return text
         }
 
         /// Turns the pending bytes into characters as SentencePiece does, one U+FFFD per byte

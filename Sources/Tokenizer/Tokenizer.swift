@@ -1,16 +1,24 @@
 import Foundation
 
-/// Mistral's tokenizer: SentencePiece BPE with byte fallback, read from a SentencePiece
-/// `tokenizer.model` or a Hugging Face `tokenizer.json`.
+/// A BPE tokenizer of one of two families:
 ///
-/// With a `tokenizer.model`, `encode` and `decode` give exactly what the `sentencepiece`
-/// Python package (0.2) gives. With a `tokenizer.json`, `encode` gives what the `tokenizers`
-/// library gives for text without added-token strings (those are left as text here, as
-/// SentencePiece leaves them), and `decode` follows SentencePiece.
+/// - SentencePiece BPE with byte fallback (Mistral), read from a SentencePiece `tokenizer.model`
+///   or a Hugging Face `tokenizer.json` with a Metaspace pre-tokenizer. With a `tokenizer.model`,
+///   `encode` and `decode` give exactly what the `sentencepiece` Python package (0.2) gives. With
+///   a `tokenizer.json`, `encode` gives what the `tokenizers` library gives for text without
+///   added-token strings (those are left as text here, as SentencePiece leaves them), and
+///   `decode` follows SentencePiece.
+/// - GPT-2-style byte-level BPE (SmolLM2), read from a `tokenizer.json` with a ByteLevel
+///   pre-tokenizer or built from GGUF metadata (`init(byteLevelTokens:...)`). `encode` gives the
+///   ids of the `tokenizers` library, added tokens such as `<|im_start|>` in the text included,
+///   and `decode` its text (special tokens written out, invalid UTF-8 as U+FFFD).
 public final class Tokenizer: Sendable {
-    public let bosId: Int32
+    /// The id that starts a sequence when `encode` is asked for one; nil when the model's
+    /// sequences start without one (SmolLM2: `add_bos_token` is false).
+    public let bosId: Int32?
     public let eosId: Int32
-    public let unkId: Int32
+    /// The id of unknown text, if the tokenizer names one (byte-level BPE never needs it).
+    public let unkId: Int32?
     private let encoder: TokenizerDefinition.Encoder
     private let pieces: [String]
     private let pieceIds: [String: Int32]
@@ -20,7 +28,7 @@ public final class Tokenizer: Sendable {
 
     /// Loads a SentencePiece `tokenizer.model` or a Hugging Face `tokenizer.json` (told apart
     /// by content, not by name).
-    public init(contentsOf url: URL) throws {
+    public convenience init(contentsOf url: URL) throws {
         let path = url.path
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
@@ -41,7 +49,10 @@ public final class Tokenizer: Sendable {
         let definition = firstByte == UInt8(ascii: "{")
             ? try HuggingFaceTokenizerFile.definition(data: data, path: path)
             : try TokenizerDefinition(sentencePiece: SentencePieceModel(data: [UInt8](data), path: path))
+        try self.init(definition: definition, path: path)
+    }
 
+    init(definition: TokenizerDefinition, path: String) throws {
         var pieceIds: [String: Int32] = [:]
         pieceIds.reserveCapacity(definition.pieces.count)
         // As SentencePiece's PieceToId: control, unknown and byte pieces win a name clash.
@@ -49,14 +60,20 @@ public final class Tokenizer: Sendable {
         for pass in [false, true] {
             for (id, piece) in definition.pieces.enumerated() where isReserved[id] == pass { pieceIds[piece] = Int32(id) }
         }
-        func controlId(_ piece: String, _ role: String) throws -> Int32 {
-            guard let id = pieceIds[piece], definition.types[Int(id)] == .control else {
-                throw TokenizerError(path: path, problem: "it has no \(role) token \"\(piece)\"")
+        switch definition.specialTokens {
+        case .pieces(let bos, let eos):
+            func controlId(_ piece: String, _ role: String) throws -> Int32 {
+                guard let id = pieceIds[piece], definition.types[Int(id)] == .control else {
+                    throw TokenizerError(path: path, problem: "it has no \(role) token \"\(piece)\"")
+                }
+                return id
             }
-            return id
+            bosId = try controlId(bos, "beginning-of-sequence")
+            eosId = try controlId(eos, "end-of-sequence")
+        case .ids(let bos, let eos):
+            bosId = bos
+            eosId = eos
         }
-        bosId = try controlId(definition.bosPiece, "beginning-of-sequence")
-        eosId = try controlId(definition.eosPiece, "end-of-sequence")
         unkId = definition.unkId
         encoder = definition.encoder
         pieces = definition.pieces
@@ -74,19 +91,24 @@ public final class Tokenizer: Sendable {
         throw TokenizerError(path: modelDirectory.path, problem: "the folder has neither tokenizer.model nor tokenizer.json")
     }
 
-    /// The ids of `text`, after the beginning-of-sequence id when `addBOS` is set.
+    /// The ids of `text`, after the beginning-of-sequence id when `addBOS` is set and the
+    /// tokenizer has one (`bosId`).
     public func encode(_ text: String, addBOS: Bool) -> [Int32] {
-        var ids: [Int32] = addBOS ? [bosId] : []
+        var ids: [Int32] = addBOS ? bosId.map { [$0] } ?? [] : []
         switch encoder {
         case .sentencePiece(let bpe): bpe.encode(text, into: &ids)
         case .huggingFace(let bpe): bpe.encode(text, into: &ids)
+        case .byteLevel(let bpe): bpe.encode(text, into: &ids)
         }
         return ids
     }
 
-    /// The text of `ids` as SentencePiece decodes it: control tokens vanish, the dummy-prefix
-    /// space is dropped once at the start, byte pieces are reassembled into UTF-8 (U+FFFD for
-    /// each byte of an invalid sequence), and unknown or out-of-range ids read " ⁇ ".
+    /// The text of `ids`. SentencePiece tokenizers decode as SentencePiece does: control tokens
+    /// vanish, the dummy-prefix space is dropped once at the start, byte pieces are reassembled
+    /// into UTF-8 (U+FFFD for each byte of an invalid sequence), and unknown or out-of-range ids
+    /// read " ⁇ ". Byte-level tokenizers decode as `tokenizers` does: the bytes of all pieces,
+    /// special ones included, read as UTF-8 with U+FFFD for each maximal invalid sequence;
+    /// out-of-range ids are skipped.
     public func decode(_ ids: [Int32]) -> String {
         var decoder = StreamingDecoder(tokenizer: self)
         var text = ""
@@ -108,14 +130,21 @@ struct TokenizerDefinition {
     enum Encoder {
         case sentencePiece(SentencePieceBPE)
         case huggingFace(HuggingFaceBPE)
+        case byteLevel(ByteLevelBPE)
+    }
+
+    /// How the beginning- and end-of-sequence tokens are named: by piece (which must be a
+    /// control piece) or by id, already checked.
+    enum SpecialTokens {
+        case pieces(bos: String, eos: String)
+        case ids(bos: Int32?, eos: Int32)
     }
 
     var pieces: [String]
     var types: [SentencePieceModel.PieceType]
     var encoder: Encoder
-    var unkId: Int32
-    var bosPiece: String
-    var eosPiece: String
+    var unkId: Int32?
+    var specialTokens: SpecialTokens
     var unkSurface: String
     /// Whether decoding drops the space that the encoder's dummy prefix added.
     var stripsDummyPrefix: Bool
@@ -127,7 +156,8 @@ extension TokenizerDefinition {
         let encoder = SentencePieceBPE(model: model)
         self.init(
             pieces: model.pieces.map(\.text), types: model.pieces.map(\.type), encoder: .sentencePiece(encoder),
-            unkId: encoder.unkId, bosPiece: model.bosPiece, eosPiece: model.eosPiece, unkSurface: model.unkSurface,
+            unkId: encoder.unkId, specialTokens: .pieces(bos: model.bosPiece, eos: model.eosPiece),
+            unkSurface: model.unkSurface,
             stripsDummyPrefix: model.addDummyPrefix || model.removeExtraWhitespaces,
             removesExtraWhitespaces: model.removeExtraWhitespaces)
     }

@@ -49,4 +49,30 @@ enum UTF8Rules {
         }
         return nil
     }
+
+    /// Where a valid but incomplete character at the end of `bytes` starts (`bytes.count` when
+    /// there is none): a lead byte followed by fewer continuation bytes than it needs, each in
+    /// the range that a valid character allows there.
+    static func incompleteSuffixStart(_ bytes: [UInt8]) -> Int {
+        for start in stride(from: bytes.count - 1, through: max(0, bytes.count - 3), by: -1) {
+            let lead = bytes[start]
+            if lead < 0x80 { break }
+            if lead < 0xC0 { continue }
+            guard lead >= 0xC2, lead <= 0xF4, bytes.count - start < characterLength(lead: lead) else { break }
+            // The second byte's range depends on the lead (no overlong forms, surrogates or values past U+10FFFF).
+            let secondRange: ClosedRange<UInt8> = switch lead {
+            case 0xE0: 0xA0...0xBF
+            case 0xED: 0x80...0x9F
+            case 0xF0: 0x90...0xBF
+            case 0xF4: 0x80...0x8F
+            default: 0x80...0xBF
+            }
+            let trail = bytes[(start + 1)...]
+            let isPrefix = trail.enumerated().allSatisfy { offset, byte in
+                offset == 0 ? secondRange.contains(byte) : (0x80...0xBF).contains(byte)
+            }
+            return isPrefix ? start : bytes.count
+        }
+        return bytes.count
+    }
 }

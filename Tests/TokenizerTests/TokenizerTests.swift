@@ -10,15 +10,6 @@ final class TokenizerTests: XCTestCase {
     private static let fixtures = repository.appendingPathComponent("Tests/Fixtures/tokenizer")
     private static let modelURL = repository.appendingPathComponent("assets/mistral/tokenizer.model")
 
-    private struct Corpus: Decodable {
-        var roundTrip: [String]
-        var encodeOnly: [String]
-
-        enum CodingKeys: String, CodingKey {
-            case roundTrip = "round_trip", encodeOnly = "encode_only"
-        }
-    }
-
     private struct Golden: Decodable {
         struct Encoding: Decodable {
             var ids: [Int32]
@@ -28,11 +19,6 @@ final class TokenizerTests: XCTestCase {
             enum CodingKeys: String, CodingKey {
                 case ids, decoded, idsWithBOS = "ids_with_bos"
             }
-        }
-
-        struct DecodeCase: Decodable {
-            var ids: [Int32]
-            var text: String
         }
 
         struct Variant: Decodable {
@@ -54,7 +40,7 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
-    private static let corpus = Result { try JSONDecoder().decode(Corpus.self, from: Data(contentsOf: fixtures.appendingPathComponent("corpus.json"))) }
+    private static let corpus = Result { try JSONDecoder().decode(TokenizerCorpus.self, from: Data(contentsOf: fixtures.appendingPathComponent("corpus.json"))) }
     private static let golden = Result { try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtures.appendingPathComponent("expected.json"))) }
     private static let mistral = Result { try Tokenizer(contentsOf: requireModel()) }
     private static let mistralJSON = Result { try Tokenizer(contentsOf: fixtures.appendingPathComponent("tokenizer.json")) }
@@ -73,8 +59,7 @@ final class TokenizerTests: XCTestCase {
 
     private var strings: [String] {
         get throws {
-            let corpus = try Self.corpus.get()
-            return corpus.roundTrip + corpus.encodeOnly
+            try Self.corpus.get().all
         }
     }
 
@@ -133,7 +118,7 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(tokenizer.eosId, golden.eosId)
         XCTAssertEqual(tokenizer.unkId, golden.unkId)
         XCTAssertEqual(tokenizer.vocabularySize, golden.vocabularySize)
-        XCTAssertEqual(tokenizer.piece(for: tokenizer.bosId), "<s>")
+        XCTAssertEqual(tokenizer.piece(for: try XCTUnwrap(tokenizer.bosId)), "<s>")
         XCTAssertEqual(tokenizer.piece(for: tokenizer.eosId), "</s>")
         XCTAssertEqual(tokenizer.id(for: "<0x0A>"), 13)
         XCTAssertEqual(tokenizer.id(for: "\u{2581}the"), 272)
@@ -252,75 +237,5 @@ final class TokenizerTests: XCTestCase {
             assertSameIds(tokenizer.encode(text, addBOS: false), expected.ids, context, file: file, line: line)
             assertSameIds(tokenizer.encode(text, addBOS: true), expected.idsWithBOS, context + " with BOS", file: file, line: line)
         }
-    }
-
-    private func assertSameIds(_ actual: [Int32], _ expected: [Int32], _ context: String, file: StaticString = #filePath, line: UInt = #line) {
-        guard actual != expected else { return }
-        let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-            ?? min(actual.count, expected.count)
-        XCTFail(
-            "\(context): \(actual.count) ids instead of \(expected.count), first difference at \(first): "
-                + "\(Array(actual[first...].prefix(8))) instead of \(Array(expected[first...].prefix(8)))",
-            file: file, line: line)
-    }
-
-    /// Compares scalar by scalar: `String ==` would accept canonically equivalent text.
-    private func assertSameText(_ actual: String, _ expected: String, _ context: String, file: StaticString = #filePath, line: UInt = #line) {
-        if !actual.unicodeScalars.elementsEqual(expected.unicodeScalars) {
-            XCTFail("\(context): \(actual.debugDescription) instead of \(expected.debugDescription)", file: file, line: line)
-        }
-    }
-
-    private func assertLoadError(_ url: URL, mentions phrase: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try Tokenizer(contentsOf: url), file: file, line: line) { error in
-            let message = String(describing: error)
-            XCTAssertTrue(error is TokenizerError, "\(type(of: error)): \(message)", file: file, line: line)
-            XCTAssertTrue(message.contains(url.path) && message.contains(phrase), message, file: file, line: line)
-        }
-    }
-
-    /// Any JSON, to edit a tokenizer.json: `JSONSerialization` on Linux drops a leading U+FEFF
-    /// from strings, which would lose a vocabulary piece.
-    private enum JSONValue: Codable {
-        case null, bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-        init(from decoder: Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() {
-                self = .null
-            } else if let value = try? container.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? container.decode(Int.self) {
-                self = .int(value)
-            } else if let value = try? container.decode(Double.self) {
-                self = .double(value)
-            } else if let value = try? container.decode(String.self) {
-                self = .string(value)
-            } else if let value = try? container.decode([JSONValue].self) {
-                self = .array(value)
-            } else {
-                self = .object(try container.decode([String: JSONValue].self))
-            }
-        }
-
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .null: try container.encodeNil()
-            case .bool(let value): try container.encode(value)
-            case .int(let value): try container.encode(value)
-            case .double(let value): try container.encode(value)
-            case .string(let value): try container.encode(value)
-            case .array(let value): try container.encode(value)
-            case .object(let value): try container.encode(value)
-            }
-        }
-    }
-
-    private func temporaryFolder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("TokenizerTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
     }
 }

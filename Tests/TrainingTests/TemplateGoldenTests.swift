@@ -63,4 +63,42 @@ final class TemplateGoldenTests: XCTestCase {
             XCTAssertEqual(Array(example.ids.dropFirst(example.promptLength)), (item["response_ids"] as? [Int])?.map(Int32.init))
         }
     }
+
+    /// `data.template: chatml` with SmolLM2's byte-level tokenizer, whose <|im_start|> and
+    /// <|im_end|> are tokens and which adds no BOS, against the model's own chat template
+    /// (make_byte_level_golden.py). The template ends a turn with "<|im_end|>\n" where Facet, as
+    /// TRL's ORPOTrainer, appends EOS (here <|im_end|> again): all else is the same ids.
+    func testChatMLWithByteLevelTokenizerMatchesTheModelsChatTemplate() throws {
+        struct Golden: Decodable {
+            struct Case: Decodable {
+                var system: String
+                var prompt: String
+                var response: String
+                var promptIds: [Int32]
+                var conversationIds: [Int32]
+
+                enum CodingKeys: String, CodingKey {
+                    case system, prompt, response
+                    case promptIds = "prompt_ids", conversationIds = "conversation_ids"
+                }
+            }
+
+            var chatCases: [Case]
+
+            enum CodingKeys: String, CodingKey {
+                case chatCases = "chat_cases"
+            }
+        }
+        let folder = Fixtures.url("smollm2-tokenizer")
+        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+        XCTAssertEqual(golden.chatCases.count, 3)
+        let tokenizer = try Tokenizer(contentsOf: folder.appendingPathComponent("tokenizer.json"))
+        for item in golden.chatCases {
+            let example = ChatTemplate.example(
+                system: item.system, prompt: item.prompt, response: item.response, tokenizer: tokenizer, template: .chatml)
+            XCTAssertEqual(Array(example.ids.prefix(example.promptLength)), item.promptIds)
+            XCTAssertEqual(example.ids.last, tokenizer.eosId)
+            XCTAssertEqual(Array(example.ids.dropLast()), Array(item.conversationIds.dropLast()))
+        }
+    }
 }

@@ -8,11 +8,12 @@ import Tokenizer
 ///   own without BOS (so it starts with the dummy-prefix space) followed by EOS.
 /// - `chatml`: axolotl's `chat_template: chatml` (the authors' ORPO run):
 ///   `<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n`
-///   with BOS, and `{response}<|im_end|>` followed by EOS, as TRL's ORPOTrainer appends it. When
-///   the tokenizer has `<|im_start|>` and `<|im_end|>` as tokens they are used, and the text
-///   between them is tokenized piece by piece (as HF's legacy Llama/Mistral tokenizers do after
-///   an added token); otherwise they are ordinary text, as in the paper, whose vocabulary stayed
-///   at Mistral's 32000 tokens.
+///   with BOS (when the tokenizer has one: SmolLM2's has none), and `{response}<|im_end|>`
+///   followed by EOS, as TRL's ORPOTrainer appends it. When the tokenizer has `<|im_start|>` and
+///   `<|im_end|>` as tokens they are used, and the text between them is tokenized piece by piece
+///   (as HF's legacy Llama/Mistral tokenizers do after an added token, and as byte-level
+///   tokenizers split added tokens out of any text); otherwise they are ordinary text, as in the
+///   paper, whose vocabulary stayed at Mistral's 32000 tokens.
 public enum ChatTemplate {
     public enum Kind: String, Sendable, CaseIterable {
         case janus, chatml
@@ -37,7 +38,7 @@ public enum ChatTemplate {
     }
 
     public static func promptIds(system: String?, prompt: String, tokenizer: Tokenizer, template: Kind = .janus) -> [Int32] {
-        [tokenizer.bosId] + encode(promptText(system: system, prompt: prompt, template: template), tokenizer, template)
+        (tokenizer.bosId.map { [$0] } ?? []) + encode(promptText(system: system, prompt: prompt, template: template), tokenizer, template)
     }
 
     public static func responseIds(_ response: String, tokenizer: Tokenizer, template: Kind = .janus) -> [Int32] {
