@@ -66,7 +66,7 @@ final class GGUFTests: XCTestCase {
         try assertError(patched(8, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]), "tensor count")
         try assertError(patched(16, [0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0]), "metadata count")
         try assertError(good.prefix(good.count - 10), "is truncated: tensor 'f32'")
-        for cut in [5, 20, 40, 100, 200, 400] { try assertError(good.prefix(cut), "truncated", "cannot fit in the file") }
+        for cut in [5, 20, 40, 100, 200, 400] { try assertError(good.prefix(cut), "truncated", "cannot fit in the file", "past the end of the file") }
         // The first tensor's type code (after its name, rank and dimensions) set to Q4_K.
         let info = try GGUFFile(url: Fixtures.url("gguf/quant-blocks.gguf"))
         let name = info.tensors[0].name
