@@ -2,14 +2,16 @@
 """Checks a GGUF written by `train export --format gguf` with the reference readers (by hand;
 the Swift tests cover the same files without Python):
 
-    python Tests/Fixtures/check_gguf_export.py EXPORT.gguf [SOURCE.gguf]
+    python Tests/Fixtures/check_gguf_export.py EXPORT.gguf [SOURCE.gguf|SOURCE_DIR [PEFT_ADAPTER_DIR]]
 
 - the `gguf` package reads it: architecture, file type, every tensor's type (F16/BF16 matrices,
   F32 norms) and the tokenizer metadata carried over from SOURCE;
 - transformers loads it with gguf_file= (and its tokenizer, when the file has one);
-- with SOURCE (the GGUF the export was made from, without a checkpoint): transformers' logits on
-  the export equal its logits on SOURCE with the matrices rounded to the export's type, within
-  1e-4, so the names, metadata and rotary permutation round-trip.
+- with SOURCE (the GGUF file or HF folder the export was made from) and, for a checkpoint's
+  export, its adapter written by `train export --format peft` (merged here by peft):
+  transformers' logits on the export equal its logits on SOURCE (+ adapter) with the matrices
+  rounded to the export's type, within 1e-4, so names, metadata, rotary permutation and merge
+  round-trip; a GGUF SOURCE's tokenizer metadata must be carried over unchanged.
 """
 
 import os
@@ -25,7 +27,19 @@ def load(path):
     return AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
 
 
-def main(export, source=None):
+def load_source(source, adapter):
+    if source.endswith(".gguf"):
+        model = load(source)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).eval()
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload().eval()
+    return model
+
+
+def main(export, source=None, adapter=None):
     reader = gguf.GGUFReader(export)
     fields = {k: f.contents() for k, f in reader.fields.items() if not k.startswith("tokenizer.ggml.")}
     print("architecture", fields["general.architecture"], "file_type", fields["general.file_type"])
@@ -39,13 +53,15 @@ def main(export, source=None):
     ids = torch.tensor([[1, 17, 200, 3, 99, 42, 255, 8], [1, 5, 5, 5, 130, 77, 2, 64]]) % vocab
     if source is None:
         return
-    src = gguf.GGUFReader(source)
-    carried = [k for k in src.fields if k.startswith("tokenizer.")]
+    src = gguf.GGUFReader(source) if source.endswith(".gguf") else None
+    carried = []
+    if src is not None:
+        carried = [k for k in src.fields if k.startswith("tokenizer.")]
     for key in carried:
         assert key in reader.fields, f"{key} not carried over"
         assert reader.fields[key].contents() == src.fields[key].contents(), key
     print(len(carried), "tokenizer keys carried over unchanged")
-    if "tokenizer.ggml.tokens" in reader.fields:
+    if src is not None and "tokenizer.ggml.tokens" in reader.fields:
         folder, name = os.path.split(os.path.abspath(export))
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         sfolder, sname = os.path.split(os.path.abspath(source))
@@ -54,7 +70,7 @@ def main(export, source=None):
         assert tokenizer(text)["input_ids"] == reference(text)["input_ids"]
         ids = torch.tensor([tokenizer(text)["input_ids"][:8]])
         print("tokenizer from the export gives the source's ids")
-    original = load(source)
+    original = load_source(source, adapter)
     dtype = torch.float16 if "F16" in {types[t.name] for t in reader.tensors} else torch.bfloat16
     with torch.no_grad():
         for p in original.parameters():
