@@ -63,6 +63,11 @@ final class GGUFTests: XCTestCase {
         }
         try assertError(Data("GGML".utf8) + good.dropFirst(4), "not a GGUF file")
         try assertError(patched(4, [1, 0, 0, 0]), "GGUF version 1")
+        // Version 2 has version 3's layout (3 only added big-endian files, which carry no marker).
+        let version2 = folder.appendingPathComponent("v2.gguf")
+        try patched(4, [2, 0, 0, 0]).write(to: version2)
+        XCTAssertEqual(try GGUFFile(url: version2).version, 2)
+        assertClose(try GGUFFile(url: version2).tensor("q8_0"), try Fixtures.goldenFile("gguf_dequant.safetensors").tensor("q8_0"), atol: 0, "v2")
         try assertError(patched(8, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]), "tensor count")
         try assertError(patched(16, [0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0]), "metadata count")
         try assertError(good.prefix(good.count - 10), "is truncated: tensor 'f32'")
