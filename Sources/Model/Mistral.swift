@@ -78,9 +78,13 @@ public final class Mistral {
     public init(config: MistralConfig, dtype: DType = .float32, tensor: (String, [Int], DType) throws -> Tensor) throws {
         self.config = config
         embedTokens = try tensor("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize], dtype)
-        layers = try (0..<config.numHiddenLayers).map {
-            try DecoderLayer(index: $0, config: config, dtype: dtype, tensor: tensor)
+        // Appended one by one (not mapped, which reserves them all first): a file that claims
+        // billions of layers fails on the first missing tensor instead of exhausting memory.
+        var layers = [DecoderLayer]()
+        for index in 0..<config.numHiddenLayers {
+            layers.append(try DecoderLayer(index: index, config: config, dtype: dtype, tensor: tensor))
         }
+        self.layers = layers
         norm = try tensor("model.norm.weight", [config.hiddenSize], .float32)
         lmHead = config.tieWordEmbeddings ? embedTokens : try tensor("lm_head.weight", [config.vocabSize, config.hiddenSize], dtype)
     }

@@ -114,6 +114,9 @@ final class GGUFModelTests: XCTestCase {
         assertError(gpt2, #"general.architecture string("gpt2") is not supported (supported: llama)"#)
         let noBlocks = try rewritten { $0.filter { $0.key != "llama.block_count" } }
         assertError(noBlocks, "missing metadata key 'llama.block_count'")
+        // A fuzz finding: a block count far beyond the file's tensors once exhausted memory.
+        let manyBlocks = try rewritten { $0.map { $0.key == "llama.block_count" ? ($0.key, .uint64(1 << 60)) : $0 } }
+        assertError(manyBlocks, "tensor 'blk.2.attn_norm.weight' (model.layers.2.input_layernorm.weight) is missing")
         let wrongWidth = try rewritten { $0.map { $0.key == "llama.feed_forward_length" ? ($0.key, .uint32(96)) : $0 } }
         assertError(wrongWidth, "tensor 'blk.0.ffn_gate.weight' has shape [128, 64], but the metadata gives [96, 64]")
         XCTAssertThrowsError(try ModelSource(path: Fixtures.url("tiny-llama/config.json").path)) { error in
