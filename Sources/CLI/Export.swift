@@ -6,41 +6,57 @@ import Training
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export a checkpoint as a PEFT adapter or as a merged HF model folder.")
+        abstract: "Export a checkpoint as a PEFT adapter, a merged HF model folder or a merged GGUF file.")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case peft, merged
+        case peft, merged, gguf
     }
 
-    @Argument(help: "The checkpoint (.h5).") var checkpoint: String
-    @Option(help: "peft: adapter_config.json + adapter_model.safetensors; merged: full weights with the adapters folded in.")
+    @Argument(help: "The checkpoint (.h5); a merged or gguf export of a plain --model needs none.") var checkpoint: String?
+    @Option(help: "peft: adapter_config.json + adapter_model.safetensors; merged: an HF folder with the adapters folded in; gguf: one GGUF file (llama.cpp's Llama conventions, F16 matrices).")
     var format: Format
-    @Option(help: "Output folder (must not exist yet).") var out: String
-    @Option(help: "Base model folder (default: the checkpoint's base_model).") var model: String?
+    @Option(help: "Output folder, or file for gguf (must not exist yet).") var out: String
+    @Option(help: "Base model folder or GGUF file (default: the checkpoint's base_model).") var model: String?
+
+    func validate() throws {
+        if checkpoint == nil && (format == .peft || model == nil) {
+            throw ValidationError("give a checkpoint (or, for --format merged or gguf, a --model to convert)")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
             try BLAS.ensureLoaded()
-            let loaded = try Checkpoint.read(URL(fileURLWithPath: checkpoint))
+            let loaded = try checkpoint.map { try Checkpoint.read(URL(fileURLWithPath: $0)) }
             let output = URL(fileURLWithPath: out)
             guard !FileManager.default.fileExists(atPath: output.path) else {
-                throw ValidationError("\(out) already exists; export never writes over a folder")
+                throw ValidationError("\(out) already exists; export never writes over it")
             }
-            let base = model ?? loaded.baseModel
-            switch format {
-            case .peft:
+            guard let base = model ?? loaded?.baseModel else { throw ValidationError("give a checkpoint or --model") }
+            if format == .peft, let loaded {
                 guard !loaded.adapters.isEmpty, loaded.baseWeights.isEmpty else {
-                    throw ValidationError("\(checkpoint) holds full fine-tuned weights (its own or of the stage it continued from), which an adapter cannot carry: use --format merged")
+                    throw ValidationError("\(checkpoint ?? "") holds full fine-tuned weights (its own or of the stage it continued from), which an adapter cannot carry: use --format merged")
                 }
                 try PEFTAdapter.write(loaded.baseAdapters + loaded.adapters, baseModel: base, to: output)
                 print("wrote PEFT adapter (\(loaded.adapters.count) modules) to \(out)")
-            case .merged:
-                let baseURL = URL(fileURLWithPath: base)
-                let config = try MistralConfig(contentsOf: baseURL.appendingPathComponent("config.json"))
-                let dtype: DType = loaded.weights.isEmpty && loaded.baseWeights.isEmpty && config.savedDType == "bfloat16" ? .bfloat16 : .float32
-                let mistral = try Mistral.load(directory: baseURL, dtype: dtype)
-                try loaded.apply(to: mistral)
-                try MergedExport.write(mistral, sourceDirectory: baseURL, to: output)
+                return
+            }
+            let source = try ModelSource(path: base)
+            let fullWeights = !(loaded.map { $0.weights.isEmpty && $0.baseWeights.isEmpty } ?? true)
+            let savedDType = try source.config().savedDType
+            let dtype: DType = format == .merged && !fullWeights && savedDType == "bfloat16" ? .bfloat16 : .float32
+            let mistral = try source.load(dtype: dtype)
+            try loaded?.apply(to: mistral)
+            if format == .gguf {
+                if case .gguf(let url) = source {
+                    try GGUFExport.write(mistral, type: .f16, carrying: try GGUFFile(url: url), to: output)
+                } else {
+                    try GGUFExport.write(mistral, type: .f16, carrying: nil, to: output)
+                }
+                print("wrote merged F16 GGUF model to \(out)")
+            } else {
+                // A GGUF source has no tokenizer files to copy (the URL names a file, not a folder).
+                try MergedExport.write(mistral, sourceDirectory: source.url, to: output)
                 print("wrote merged \(dtype.rawValue) model to \(out)")
             }
         }

@@ -5,24 +5,18 @@ import Tensor
 import Tokenizer
 import Training
 
-/// `--model DIR`: an HF folder with config.json, safetensors and a tokenizer.
+/// `--model DIR|FILE.gguf`: an HF folder with config.json, safetensors and a tokenizer, or a GGUF file.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "HF model folder (config.json, *.safetensors, tokenizer.model or tokenizer.json).")
+    @Option(name: .long, help: "HF model folder (config.json, *.safetensors, tokenizer.model or tokenizer.json) or a GGUF file.")
     var model: String
 
-    var directory: URL { URL(fileURLWithPath: model) }
+    func source() throws -> ModelSource { try ModelSource(path: model) }
 
-    func loadTokenizer() throws -> Tokenizer {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelError("model folder \(model) does not exist")
-        }
-        return try Tokenizer.load(modelDirectory: directory)
-    }
+    func loadTokenizer() throws -> Tokenizer { try source().tokenizer() }
 
     func loadModel() throws -> Mistral {
         try BLAS.ensureLoaded()
-        return try Mistral.load(directory: directory)
+        return try source().load()
     }
 }
 

@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
             let mistral = try policy.load(model)
             try mistral.check(tokenizer)
             let settings = ServerSettings(
-                host: host, port: port, modelName: model.directory.lastPathComponent, apiKey: key, maxBodyBytes: maxBodyBytes,
+                host: host, port: port, modelName: URL(fileURLWithPath: model.model).lastPathComponent, apiKey: key, maxBodyBytes: maxBodyBytes,
                 defaultMaxTokens: defaultMaxTokens)
             let host = host
             try await ModelServer(model: mistral, tokenizer: tokenizer, settings: settings).run { port in

@@ -38,10 +38,9 @@ struct SpeedBenchStep: ParsableCommand {
                 mistral = try Mistral.randomlyInitialized(config: chosen.config, dtype: dtype ?? chosen.dtype, seed: 1)
                 name = preset
             } else {
-                let directory = URL(fileURLWithPath: model!)
-                let config = try MistralConfig(contentsOf: directory.appendingPathComponent("config.json"))
-                checkpointing = SpeedBenchmark.recomputes(requested: activationCheckpointing, config: config, storage: dtype ?? .bfloat16, sequenceLength: seq)
-                mistral = try Mistral.load(directory: directory, dtype: dtype ?? .bfloat16)
+                let source = try ModelSource(path: model!)
+                checkpointing = SpeedBenchmark.recomputes(requested: activationCheckpointing, config: try source.config(), storage: dtype ?? .bfloat16, sequenceLength: seq)
+                mistral = try source.load(dtype: dtype ?? .bfloat16)
                 name = model!
             }
             mistral.computeDType = try BFloat16GEMM.computeDType(requested: computeDType, storage: mistral.lmHead.dtype)

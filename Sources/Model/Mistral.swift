@@ -61,6 +61,7 @@ public final class Mistral {
     public let embedTokens: Tensor  // [vocab, hidden]
     public let layers: [DecoderLayer]
     public let norm: Tensor  // [hidden]
+    /// `embedTokens` itself when the config ties them.
     public let lmHead: Tensor  // [vocab, hidden]
     /// Recompute each decoder layer during backward instead of keeping its activations.
     public var recomputesActivations = false
@@ -77,11 +78,15 @@ public final class Mistral {
     public init(config: MistralConfig, dtype: DType = .float32, tensor: (String, [Int], DType) throws -> Tensor) throws {
         self.config = config
         embedTokens = try tensor("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize], dtype)
-        layers = try (0..<config.numHiddenLayers).map {
-            try DecoderLayer(index: $0, config: config, dtype: dtype, tensor: tensor)
+        // Appended one by one (not mapped, which reserves them all first): a file that claims
+        // billions of layers fails on the first missing tensor instead of exhausting memory.
+        var layers = [DecoderLayer]()
+        for index in 0..<config.numHiddenLayers {
+            layers.append(try DecoderLayer(index: index, config: config, dtype: dtype, tensor: tensor))
         }
+        self.layers = layers
         norm = try tensor("model.norm.weight", [config.hiddenSize], .float32)
-        lmHead = try tensor("lm_head.weight", [config.vocabSize, config.hiddenSize], dtype)
+        lmHead = config.tieWordEmbeddings ? embedTokens : try tensor("lm_head.weight", [config.vocabSize, config.hiddenSize], dtype)
     }
 
     /// Loads an HF model folder: `config.json` and single or sharded safetensors.
@@ -115,7 +120,8 @@ public final class Mistral {
         linears.first { $0.name == module }
     }
 
-    /// Every weight of the model by HF name (full fine-tuning trains all of them).
+    /// Every weight of the model by HF name (full fine-tuning trains all of them); a tied LM head
+    /// is the embedding table, listed once, as HF saves it.
     public var namedWeights: [Parameter] {
         var weights = [Parameter(name: "model.embed_tokens.weight", tensor: embedTokens)]
         for (index, layer) in layers.enumerated() {
@@ -125,7 +131,7 @@ public final class Mistral {
             weights += layer.linears.map { Parameter(name: "\($0.name).weight", tensor: $0.weight) }
         }
         weights.append(Parameter(name: "model.norm.weight", tensor: norm))
-        weights.append(Parameter(name: "lm_head.weight", tensor: lmHead))
+        if !config.tieWordEmbeddings { weights.append(Parameter(name: "lm_head.weight", tensor: lmHead)) }
         return weights
     }
 

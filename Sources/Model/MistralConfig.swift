@@ -5,8 +5,11 @@ public struct ModelError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The architecture of a Mistral-style decoder, read from an HF `config.json`.
+/// The architecture of a Mistral-style decoder (Mistral or Llama), read from an HF `config.json`
+/// or a GGUF file's metadata.
 public struct MistralConfig: Equatable, Sendable {
+    /// `mistral` or `llama`: the same decoder; the type names the HF classes of an export.
+    public var modelType: String
     public var vocabSize: Int
     public var hiddenSize: Int
     public var intermediateSize: Int
@@ -22,13 +25,19 @@ public struct MistralConfig: Equatable, Sendable {
     public var eosTokenId: Int32
     /// The dtype the weights were saved in (`torch_dtype` or `dtype`), informational.
     public var savedDType: String?
+    /// The LM head is the token embedding table (one tensor used twice).
+    public var tieWordEmbeddings: Bool
+
+    public static let modelTypes = ["mistral", "llama"]
 
     public init(
         vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
         numKeyValueHeads: Int, headDim: Int? = nil, ropeTheta: Float = 10000, rmsNormEps: Float = 1e-5,
         slidingWindow: Int? = nil, maxPositionEmbeddings: Int = 32768, bosTokenId: Int32 = 1, eosTokenId: Int32 = 2,
-        savedDType: String? = nil
+        savedDType: String? = nil, modelType: String = "mistral", tieWordEmbeddings: Bool = false
     ) {
+        self.modelType = modelType
+        self.tieWordEmbeddings = tieWordEmbeddings
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -59,7 +68,7 @@ public struct MistralConfig: Equatable, Sendable {
     /// the linear layers.
     public var parameterCount: Int {
         let perLayer = 2 * hiddenSize + linearShapes.reduce(0) { $0 + $1.out * $1.in }
-        return 2 * vocabSize * hiddenSize + hiddenSize + numHiddenLayers * perLayer
+        return (tieWordEmbeddings ? 1 : 2) * vocabSize * hiddenSize + hiddenSize + numHiddenLayers * perLayer
     }
 
     /// Mistral 7B v0.2 (and Instruct v0.2, the base of JANUS).
@@ -88,7 +97,8 @@ public struct MistralConfig: Equatable, Sendable {
     public static let presetNames = ["demo", "tiny", "small", "7b-shape"]
 
     /// Reads `config.json`: `rope_theta` at top level or in `rope_parameters`, `head_dim` given or
-    /// derived, `sliding_window` null or a number, `torch_dtype` or `dtype`.
+    /// derived, `sliding_window` null or a number, `torch_dtype` or `dtype`; `model_type` mistral
+    /// or llama, `tie_word_embeddings` false unless given.
     public init(contentsOf url: URL) throws {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw ModelError("\(url.path): config.json is missing or unreadable")
@@ -118,7 +128,22 @@ public struct MistralConfig: Equatable, Sendable {
             guard let exact = Int32(exactly: id), exact >= 0 else { throw ModelError("\(url.path): '\(key)' \(id) is not a token id") }
             return exact
         }
+        let modelType = (json["model_type"] as? String) ?? "mistral"
+        guard Self.modelTypes.contains(modelType) else {
+            throw ModelError("\(url.path): model_type '\(modelType)' is not supported (supported: \(Self.modelTypes.joined(separator: ", ")))")
+        }
+        for key in ["attention_bias", "mlp_bias"] where (json[key] as? Bool) == true {
+            throw ModelError("\(url.path): '\(key)' is true, but Facet's decoder has no biases")
+        }
+        let tied = json["tie_word_embeddings"] ?? false
+        guard let tieWordEmbeddings = tied as? Bool else {
+            throw ModelError("\(url.path): 'tie_word_embeddings' must be true or false, found \(tied)")
+        }
         let ropeParameters = json["rope_parameters"] as? [String: Any]
+        let ropeType = (ropeParameters?["rope_type"] as? String) ?? ((json["rope_scaling"] as? [String: Any])?["rope_type"] as? String)
+        if let ropeType, ropeType != "default" {
+            throw ModelError("\(url.path): rope type '\(ropeType)' is not supported (only the default rotary embedding)")
+        }
         let theta = try real(json["rope_theta"], "rope_theta") ?? real(ropeParameters?["rope_theta"], "rope_parameters.rope_theta") ?? 10000
         let heads = try required("num_attention_heads")
         self.init(
@@ -130,7 +155,8 @@ public struct MistralConfig: Equatable, Sendable {
             slidingWindow: try integer("sliding_window"),
             maxPositionEmbeddings: try integer("max_position_embeddings") ?? 32768,
             bosTokenId: try tokenId("bos_token_id", default: 1), eosTokenId: try tokenId("eos_token_id", default: 2),
-            savedDType: (json["torch_dtype"] as? String) ?? (json["dtype"] as? String))
+            savedDType: (json["torch_dtype"] as? String) ?? (json["dtype"] as? String), modelType: modelType,
+            tieWordEmbeddings: tieWordEmbeddings)
         try validate(source: url.path)
     }
 
@@ -140,19 +166,26 @@ public struct MistralConfig: Equatable, Sendable {
         }
         guard headDim > 0, headDim % 2 == 0 else { throw ModelError("\(source): head_dim \(headDim) must be positive and even") }
         if let w = slidingWindow, w <= 0 { throw ModelError("\(source): sliding_window must be positive or null") }
+        if modelType == "llama" && slidingWindow != nil { throw ModelError("\(source): a llama model has no sliding_window") }
     }
 
     /// The HF `config.json` object for this architecture (used when exporting merged weights).
     public func jsonObject(dtype: String) -> [String: Any] {
-        [
-            "architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": vocabSize,
+        var object: [String: Any] = [
+            "architectures": [modelType == "llama" ? "LlamaForCausalLM" : "MistralForCausalLM"], "model_type": modelType, "vocab_size": vocabSize,
             "hidden_size": hiddenSize, "intermediate_size": intermediateSize, "num_hidden_layers": numHiddenLayers,
             "num_attention_heads": numAttentionHeads, "num_key_value_heads": numKeyValueHeads, "head_dim": headDim,
             "rope_theta": Double(ropeTheta), "rms_norm_eps": Double(rmsNormEps),
-            "sliding_window": slidingWindow.map { $0 as Any } ?? NSNull(),
             "max_position_embeddings": maxPositionEmbeddings, "bos_token_id": Int(bosTokenId),
-            "eos_token_id": Int(eosTokenId), "hidden_act": "silu", "tie_word_embeddings": false,
+            "eos_token_id": Int(eosTokenId), "hidden_act": "silu", "tie_word_embeddings": tieWordEmbeddings,
             "torch_dtype": dtype,
         ]
+        if modelType == "llama" {
+            object["attention_bias"] = false
+            object["mlp_bias"] = false
+        } else {
+            object["sliding_window"] = slidingWindow.map { $0 as Any } ?? NSNull()
+        }
+        return object
     }
 }

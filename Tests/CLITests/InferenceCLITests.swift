@@ -53,7 +53,7 @@ final class InferenceCLITests: XCTestCase {
         let data = Fixtures.url("tiny-mistral-eval.jsonl").path
         let missing = try runTrain(["eval", "--model", "/nonexistent/model", "--data", data])
         XCTAssertEqual(missing.status, 1)
-        XCTAssertEqual(missing.stderr, "error: model folder /nonexistent/model does not exist\n")
+        XCTAssertEqual(missing.stderr, "error: model /nonexistent/model does not exist\n")
 
         let truncated = try Fixtures.tinyMistralFolder(self)
         let shard = truncated.appendingPathComponent("model-00002-of-00002.safetensors")

@@ -10,6 +10,7 @@ public enum Fixtures {
     public static let directory = repository.appendingPathComponent("Tests/Fixtures")
     public static let golden = directory.appendingPathComponent("golden")
     public static let tokenizerModel = repository.appendingPathComponent("assets/mistral/tokenizer.model")
+    public static let smolLM2 = repository.appendingPathComponent("assets/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 
     public static func url(_ relative: String) -> URL { directory.appendingPathComponent(relative) }
 
@@ -31,6 +32,14 @@ public enum Fixtures {
         try FileManager.default.copyItem(at: url("tiny-mistral"), to: folder)
         try FileManager.default.copyItem(at: tokenizerModel, to: folder.appendingPathComponent("tokenizer.model"))
         return folder
+    }
+
+    /// The real SmolLM2-135M-Instruct GGUF that the Makefile fetches.
+    public static func smolLM2GGUF() throws -> URL {
+        guard FileManager.default.fileExists(atPath: smolLM2.path) else {
+            throw FixtureError("\(smolLM2.path) missing: run `make \(smolLM2.path.dropFirst(repository.path.count + 1))`")
+        }
+        return smolLM2
     }
 
     public static func goldenFile(_ name: String) throws -> SafetensorsFile {

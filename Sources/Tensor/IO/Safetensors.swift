@@ -27,7 +27,7 @@ public final class SafetensorsFile {
 
     public init(url: URL) throws {
         self.url = url
-        file = try MappedFile(url: url)
+        file = try MappedFile(url: url) { SafetensorsError(url, $0) }
         guard file.size >= 8 else { throw SafetensorsError(url, "is truncated (no header length)") }
         let rawLength = UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self))
         guard let headerLength = Int(exactly: rawLength), headerLength > 0, headerLength <= file.size - 8 else {

@@ -46,18 +46,19 @@ public final class TrainingRun {
     public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil) throws {
         self.recipe = recipe
         try recipe.checkStageRules()
-        let modelDirectory = URL(fileURLWithPath: recipe.model.path)
-        guard FileManager.default.fileExists(atPath: modelDirectory.path) else {
-            throw ModelError("model.path: model folder \(recipe.model.path) does not exist")
+        let source: ModelSource
+        do {
+            source = try ModelSource(path: recipe.model.path)
+        } catch {
+            throw ModelError("model.path: \(error)")
         }
-        let config = try MistralConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
-        let memory = MemoryEstimate(config, recipe: recipe)
+        let memory = MemoryEstimate(try source.config(), recipe: recipe)
         try memory.check()
-        tokenizer = try Tokenizer.load(modelDirectory: modelDirectory)
+        tokenizer = try source.tokenizer()
         let datasets = try Self.loadDatasets(recipe, tokenizer: tokenizer)
         let (start, resumed) = try Self.startingPoints(recipe, from: from, resume: resume)
         let (model, context, dropoutState) = try Self.loadPolicy(
-            recipe, directory: modelDirectory, tokenizer: tokenizer, start: start, resumed: resumed, recompute: memory.recompute)
+            recipe, source: source, tokenizer: tokenizer, start: start, resumed: resumed, recompute: memory.recompute)
         self.model = model
         let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
         trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
@@ -118,7 +119,7 @@ public final class TrainingRun {
     /// The model as the stage begins: the base, the earlier stage's weights loaded and adapters
     /// frozen on it, and fresh adapters attached; with what its checkpoints must carry along.
     static func loadPolicy(
-        _ recipe: Recipe, directory: URL, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?, recompute: Bool
+        _ recipe: Recipe, source: ModelSource, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?, recompute: Bool
     ) throws -> (Mistral, CheckpointContext, DropoutState) {
         let computeDType: DType
         do {
@@ -126,7 +127,7 @@ public final class TrainingRun {
         } catch {
             throw RecipeError(source: recipe.source, keyPath: "model.compute_dtype", "\(error)")
         }
-        let model = try Mistral.load(directory: directory, dtype: recipe.model.dtype)
+        let model = try source.load(dtype: recipe.model.dtype)
         model.recomputesActivations = recompute
         model.computeDType = computeDType
         try model.check(tokenizer)
