@@ -48,8 +48,7 @@ public enum ModelSource {
     public func tokenizer() throws -> Tokenizer {
         switch self {
         case .folder(let url): return try Tokenizer.load(modelDirectory: url)
-        case .gguf(let url):
-            throw ModelError("\(url.path): reading the tokenizer of a GGUF model is not supported yet; commands that need no tokenizer (bench, export) accept it")
+        case .gguf(let url): return try Tokenizer(gguf: try GGUFFile(url: url))
         }
     }
 }

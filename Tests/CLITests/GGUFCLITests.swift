@@ -53,11 +53,11 @@ final class GGUFCLITests: XCTestCase {
         let data = Fixtures.url("tiny-mistral-eval.jsonl").path
         let eval = try runTrain(["eval", "--model", tinyGGUF.path, "--data", data])
         XCTAssertEqual(eval.status, 1)
-        XCTAssertEqual(eval.stderr, "error: \(tinyGGUF.path): reading the tokenizer of a GGUF model is not supported yet; commands that need no tokenizer (bench, export) accept it\n")
+        XCTAssertEqual(eval.stderr, "error: \(tinyGGUF.path): missing metadata key 'tokenizer.ggml.model'\n")
         let recipe = try writeSFTRecipe(in: try Fixtures.temporaryDirectory(self), model: tinyGGUF)
         let sft = try runTrain(["sft", recipe.path, "--dry-run"])
         XCTAssertEqual(sft.status, 1)
-        XCTAssertTrue(sft.stderr.hasPrefix("error: \(tinyGGUF.path): reading the tokenizer of a GGUF model is not supported yet"), sft.stderr)
+        XCTAssertTrue(sft.stderr.hasPrefix("error: \(tinyGGUF.path): missing metadata key 'tokenizer.ggml.model'"), sft.stderr)
         let notGGUF = try runTrain(["eval", "--model", data, "--data", data])
         XCTAssertEqual(notGGUF.stderr, "error: model \(data) is a file but not a .gguf file; give an HF model folder or a GGUF file\n")
     }

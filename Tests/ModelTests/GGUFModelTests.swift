@@ -123,7 +123,7 @@ final class GGUFModelTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("is a file but not a .gguf file"), "\(error)")
         }
         XCTAssertThrowsError(try ModelSource(path: tinyGGUF.path).tokenizer()) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(tinyGGUF.path): reading the tokenizer of a GGUF model is not supported yet"), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix("\(tinyGGUF.path): missing metadata key 'tokenizer.ggml.model'"), "\(error)")
         }
     }
 }

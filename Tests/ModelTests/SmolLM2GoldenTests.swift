@@ -1,6 +1,7 @@
 import Foundation
 import Model
 import Tensor
+import Tokenizer
 import TestSupport
 import XCTest
 
@@ -29,5 +30,24 @@ final class SmolLM2GoldenTests: XCTestCase {
         }
         assertClose(Tensor(sliced, shape: expected.shape), expected, atol: 1e-4, "SmolLM2 logits")
         assertClose(Tensor(logSumExp, shape: [prompts, positions]), try golden.tensor("logsumexp"), atol: 1e-4, "SmolLM2 logsumexp")
+    }
+
+    /// The tokenizer built from the GGUF's own metadata (tokenizer.ggml.pre "smollm": digits one
+    /// by one, then the GPT-2 pattern, as llama.cpp splits) against the golden ids of
+    /// make_byte_level_golden.py for that pre-tokenizer, on its hard corpus.
+    func testTokenizerFromTheGGUFMatchesTheGolden() throws {
+        let tokenizer = try ModelSource(path: try Fixtures.smolLM2GGUF().path).tokenizer()
+        XCTAssertNil(tokenizer.bosId)
+        XCTAssertEqual(tokenizer.eosId, 2)
+        XCTAssertEqual(tokenizer.piece(for: 2), "<|im_end|>")
+        let folder = Fixtures.url("smollm2-tokenizer")
+        let corpus = try TokenizerCorpus(contentsOf: folder.appendingPathComponent("corpus.json"))
+        let golden = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("expected.json"))) as? [String: Any]
+        let encodings = try XCTUnwrap(golden?["encodings"] as? [[String: Any]])
+        XCTAssertEqual(encodings.count, corpus.all.count)
+        for (text, encoding) in zip(corpus.all, encodings) {
+            let expected = try XCTUnwrap(encoding["ids_smollm"] as? [Int]).map { Int32($0) }
+            XCTAssertEqual(tokenizer.encode(text, addBOS: true), expected, text.debugDescription)
+        }
     }
 }

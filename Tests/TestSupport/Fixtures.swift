@@ -60,3 +60,21 @@ public struct FixtureError: Error, CustomStringConvertible {
 
     public init(_ description: String) { self.description = description }
 }
+
+/// A tokenizer golden corpus (corpus.json): strings that decode back to themselves, then strings
+/// that do not.
+public struct TokenizerCorpus: Decodable {
+    public var roundTrip: [String]
+    public var encodeOnly: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case roundTrip = "round_trip", encodeOnly = "encode_only"
+    }
+
+    public var all: [String] { roundTrip + encodeOnly }
+
+    public init(contentsOf url: URL) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(contentsOf: url))
+    }
+}
+

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Tokenizer
 import XCTest
 
@@ -76,7 +77,7 @@ final class ByteLevelTokenizerTests: XCTestCase {
         }
     }
 
-    private static let corpus = Result { try JSONDecoder().decode(TokenizerCorpus.self, from: Data(contentsOf: fixtures.appendingPathComponent("corpus.json"))) }
+    private static let corpus = Result { try TokenizerCorpus(contentsOf: fixtures.appendingPathComponent("corpus.json")) }
     private static let golden = Result { try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtures.appendingPathComponent("expected.json"))) }
     private static let arrays = Result { try JSONDecoder().decode(GGUFArrays.self, from: Data(contentsOf: tokenizerJSON)) }
     private static let fromJSON = Result { try Tokenizer(contentsOf: tokenizerJSON) }

@@ -2,18 +2,6 @@ import Foundation
 import Tokenizer
 import XCTest
 
-/// A golden corpus: strings that decode back to themselves, then strings that do not.
-struct TokenizerCorpus: Decodable {
-    var roundTrip: [String]
-    var encodeOnly: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case roundTrip = "round_trip", encodeOnly = "encode_only"
-    }
-
-    var all: [String] { roundTrip + encodeOnly }
-}
-
 /// Ids and the text the reference decodes them to.
 struct DecodeCase: Decodable {
     var ids: [Int32]

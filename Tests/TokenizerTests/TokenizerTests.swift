@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Tokenizer
 import XCTest
 
@@ -40,7 +41,7 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
-    private static let corpus = Result { try JSONDecoder().decode(TokenizerCorpus.self, from: Data(contentsOf: fixtures.appendingPathComponent("corpus.json"))) }
+    private static let corpus = Result { try TokenizerCorpus(contentsOf: fixtures.appendingPathComponent("corpus.json")) }
     private static let golden = Result { try JSONDecoder().decode(Golden.self, from: Data(contentsOf: fixtures.appendingPathComponent("expected.json"))) }
     private static let mistral = Result { try Tokenizer(contentsOf: requireModel()) }
     private static let mistralJSON = Result { try Tokenizer(contentsOf: fixtures.appendingPathComponent("tokenizer.json")) }

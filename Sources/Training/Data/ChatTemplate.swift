@@ -9,7 +9,7 @@ import Tokenizer
 /// - `chatml`: axolotl's `chat_template: chatml` (the authors' ORPO run):
 ///   `<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n`
 ///   with BOS (when the tokenizer has one: SmolLM2's has none), and `{response}<|im_end|>`
-///   followed by EOS, as TRL's ORPOTrainer appends it. When the tokenizer has `<|im_start|>` and
+///   followed by EOS, as TRL's ORPOTrainer appends it, unless `<|im_end|>` is the EOS token. When the tokenizer has `<|im_start|>` and
 ///   `<|im_end|>` as tokens they are used, and the text between them is tokenized piece by piece
 ///   (as HF's legacy Llama/Mistral tokenizers do after an added token, and as byte-level
 ///   tokenizers split added tokens out of any text); otherwise they are ordinary text, as in the
@@ -41,8 +41,12 @@ public enum ChatTemplate {
         (tokenizer.bosId.map { [$0] } ?? []) + encode(promptText(system: system, prompt: prompt, template: template), tokenizer, template)
     }
 
+    /// The response's ids, ending with EOS once: a ChatML model whose EOS is `<|im_end|>`
+    /// (SmolLM2) ends its turn with that token alone, as its own chat template and its
+    /// generation do.
     public static func responseIds(_ response: String, tokenizer: Tokenizer, template: Kind = .janus) -> [Int32] {
-        encode(responseText(response, template: template), tokenizer, template) + [tokenizer.eosId]
+        let ids = encode(responseText(response, template: template), tokenizer, template)
+        return ids.last == tokenizer.eosId ? ids : ids + [tokenizer.eosId]
     }
 
     /// A response to `prompt` under `system`, tokenized as the template prescribes.
