@@ -119,14 +119,29 @@ public final class PreferenceObjective: TrainingObjective {
         pairs.reduce(0) { $0 + $1.chosen.targets.filter { $0 >= 0 }.count }
     }
 
-    public func accumulate(epoch: Int, microBatches range: Range<Int>) -> StepOutcome {
-        let groups = epochs[epoch][range].map { $0.map { $0[0] } }
-        let stepPairs = groups.reduce(0) { $0 + $1.count }
-        let stepNLLTokens = nllTokens(groups.flatMap { $0.map { train.pairs[$0] } })
+    public var sumNames: [String] {
+        var names = PreferenceMetrics.sumNames
+        if case .orpo = loss { names += PreferenceMetrics.orpoSumNames + ["nll_loss"] }
+        return names
+    }
+
+    /// Means over the step's pairs; ORPO's `nll_loss` is already normalized for the step.
+    public func metrics(fromSums sums: [String: Double]) -> [String: Double] {
+        var metrics = PreferenceMetrics.means(sums.filter { $0.key != "nll_loss" })
+        if case .orpo = loss { metrics["nll_loss"] = sums["nll_loss"] }
+        return metrics
+    }
+
+    public func accumulate(epoch: Int, step range: Range<Int>, running: [Int]) -> StepOutcome {
+        let batches = epochs[epoch]
+        let stepPairs = range.reduce(0) { $0 + batches[$1].count }
+        let stepNLLTokens = nllTokens(range.flatMap { batches[$0].map { train.pairs[$0[0]] } })
         var metrics = PreferenceMetrics()
         var outcome = StepOutcome(), nll = 0.0
-        for indices in groups {
+        for index in running {
+            let indices = batches[index].map { $0[0] }
             let pairs = indices.map { train.pairs[$0] }
+            model.dropoutState?.reseed(epoch: epoch, microBatch: index)
             let (loss, batchNLL) = pairLoss(
                 pairs, reference: reference?.train.subset(indices), stepPairs: stepPairs, stepNLLTokens: stepNLLTokens, metrics: &metrics)
             loss.backward()
@@ -134,8 +149,8 @@ public final class PreferenceObjective: TrainingObjective {
             outcome.tokens += pairs.reduce(0) { $0 + $1.chosen.ids.count + $1.rejected.ids.count }
             nll += batchNLL
         }
-        outcome.metrics = metrics.means()
-        if case .orpo = loss { outcome.metrics["nll_loss"] = nll }
+        outcome.sums = metrics.sums(names: sumNames.filter { $0 != "nll_loss" })
+        if case .orpo = loss { outcome.sums["nll_loss"] = nll }
         return outcome
     }
 

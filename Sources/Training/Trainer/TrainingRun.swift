@@ -42,8 +42,10 @@ public final class TrainingRun {
     /// - Parameters:
     ///   - from: an earlier stage's checkpoint to start from (SFT -> DPO/ORPO): its adapters stay
     ///     on the model as frozen float32 adapters, so the reference model is that earlier policy.
-    ///   - resume: a checkpoint of this same stage to continue exactly.
-    public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil) throws {
+    ///   - resume: a checkpoint of this same stage to continue exactly (written by any number of
+    ///     processes: the data position is global).
+    ///   - communicator: the processes of a data-parallel job, each of which builds its own run.
+    public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil, communicator: Communicator = SingleProcess()) throws {
         self.recipe = recipe
         try recipe.checkStageRules()
         let modelDirectory = URL(fileURLWithPath: recipe.model.path)
@@ -60,7 +62,8 @@ public final class TrainingRun {
             recipe, directory: modelDirectory, tokenizer: tokenizer, start: start, resumed: resumed, recompute: memory.recompute)
         self.model = model
         let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
-        trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
+        trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context,
+            communicator: communicator)
         if let resumed { try trainer.restore(from: resumed) }
         plan = Self.plan(recipe, model: model, trainer: trainer, data: data, memory: memory)
     }
