@@ -15,7 +15,8 @@ struct Parallelism {
         try BLAS.ensureLoaded()
         let communicator = try Launcher.communicator()
         let threads = requested ?? max(1, ProcessInfo.processInfo.activeProcessorCount / communicator.localSize)
-        setComputeThreads(threads)
+        // Alone on a machine, the libraries keep their own defaults (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS).
+        if requested != nil || communicator.localSize > 1 { setComputeThreads(threads) }
         return Parallelism(communicator: communicator, threads: threads)
     }
 
