@@ -12,6 +12,12 @@ final class DataParallelCLITests: XCTestCase {
         if mpirunExecutable == nil { throw XCTSkip("mpirun is not on the PATH: install openmpi-bin (`make deps`) to run the data-parallel tests") }
     }
 
+    /// Two ranks on this machine share its cores.
+    private var twoRanks: String {
+        let threads = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
+        return "2 ranks x \(threads) \(threads == 1 ? "thread" : "threads") per rank"
+    }
+
     /// The logged steps of a metrics.jsonl (evaluation lines apart), each step once.
     private func steps(_ output: URL) throws -> [[String: Any]] {
         let lines = try readJSONLines(output.appendingPathComponent("metrics.jsonl")).filter { $0["loss"] != nil }
@@ -36,23 +42,34 @@ final class DataParallelCLITests: XCTestCase {
         let x = try Checkpoint.read(a).adapters, y = try Checkpoint.read(b).adapters
         XCTAssertEqual(x.map(\.module), y.map(\.module), file: file, line: line)
         for (p, q) in zip(x, y) {
-            assertClose(p.a, q.a, atol: 1e-5, "\(p.module).lora_A", file: file, line: line)
-            assertClose(p.b, q.b, atol: 1e-5, "\(p.module).lora_B", file: file, line: line)
+            // AdamW divides by the root of the second moment, so a rounding difference in a
+            // tiny gradient moves a parameter by more than the gradient's own rounding.
+            assertClose(p.a, q.a, atol: 2e-5, rtol: 1e-3, "\(p.module).lora_A", file: file, line: line)
+            assertClose(p.b, q.b, atol: 2e-5, rtol: 1e-3, "\(p.module).lora_B", file: file, line: line)
         }
     }
 
     func testSFTOnTwoRanksEqualsOneProcessWithTwiceTheAccumulation() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))  // LoRA dropout 0.1
-        let one = try runTrain(["sft", recipe.path, "--set", "output.dir=\(directory.path)/one"])
+        let evaluation = ["--set", "data.eval=\(Fixtures.url("tiny-mistral-eval.jsonl").path)", "--set", "train.eval_every_steps=3"]
+        let one = try runTrain(["sft", recipe.path, "--set", "output.dir=\(directory.path)/one"] + evaluation)
         XCTAssertEqual(one.status, 0, one.stderr)
-        let two = try runTrain(ranks: 2, ["sft", recipe.path, "--set", "train.gradient_accumulation_steps=1", "--set", "output.dir=\(directory.path)/two"])
+        let two = try runTrain(ranks: 2, [
+            "sft", recipe.path, "--set", "train.gradient_accumulation_steps=1", "--set", "output.dir=\(directory.path)/two",
+        ] + evaluation)
         XCTAssertEqual(two.status, 0, two.stdout + two.stderr)
         XCTAssertEqual(two.stdout.components(separatedBy: "facet sft:").count, 2, "rank 0 alone prints: \(two.stdout)")
-        XCTAssertTrue(two.stdout.contains("2 ranks x 1 thread per rank"), two.stdout)
+        XCTAssertTrue(two.stdout.contains(twoRanks), two.stdout)
         XCTAssertTrue(two.stdout.contains("micro-batch 2 x 1 accumulation x 2 ranks"), two.stdout)
         XCTAssertTrue(one.stdout.contains("1 rank x "), one.stdout)
         assertSameSteps(try steps(directory.appendingPathComponent("two")), try steps(directory.appendingPathComponent("one")))
+        // The evaluation set, scored in shards by the two ranks, gives the one-process numbers.
+        let evaluations = { (run: String) in
+            try readJSONLines(directory.appendingPathComponent("\(run)/metrics.jsonl")).filter { $0["eval_loss"] != nil }
+        }
+        XCTAssertEqual(try evaluations("two").map { $0["step"] as? Int }, [0, 3, 6])
+        assertSameSteps(try evaluations("two"), try evaluations("one"))
         try assertSameAdapters(directory.appendingPathComponent("two/final.h5"), directory.appendingPathComponent("one/final.h5"))
 
         // Resumed with one process from the checkpoint two ranks wrote at step 3 (the global batch
@@ -60,40 +77,25 @@ final class DataParallelCLITests: XCTestCase {
         let resumed = try runTrain([
             "sft", recipe.path, "--resume", directory.appendingPathComponent("two/step-000003.h5").path,
             "--set", "output.dir=\(directory.path)/resumed",
-        ])
+        ] + evaluation)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
-        let continued = try readJSONLines(directory.appendingPathComponent("resumed/metrics.jsonl"))
+        let continued = try readJSONLines(directory.appendingPathComponent("resumed/metrics.jsonl")).filter { $0["loss"] != nil }
         XCTAssertEqual(continued.map { $0["step"] as? Int }, [4, 5, 6])
         assertSameSteps(continued, Array(try steps(directory.appendingPathComponent("two")).suffix(3)))
         try assertSameAdapters(directory.appendingPathComponent("resumed/final.h5"), directory.appendingPathComponent("two/final.h5"))
-    }
-
-    private func preferenceRecipe(_ stage: String, in directory: URL, model: URL) throws -> URL {
-        let url = directory.appendingPathComponent("\(stage).yaml")
-        try """
-        stage: \(stage)
-        model: {path: \(model.path)}
-        lora: {r: 4, alpha: 8, dropout: 0.1, target_modules: all-linear}
-        data:
-          train: \(Fixtures.url("preference-sample.jsonl").path)
-          eval: \(Fixtures.url("preference-heldout.jsonl").path)
-          max_seq_len: 256
-        train: {epochs: 1, micro_batch_size: 2, gradient_accumulation_steps: 2, learning_rate: 5.0e-3, warmup_steps: 1, eval_every_steps: 2}
-        output: {dir: \(directory.appendingPathComponent("unused").path)}
-        """.write(to: url, atomically: true, encoding: .utf8)
-        return url
     }
 
     func testDPOAndORPOOnTwoRanksEqualOneProcessWithTwiceTheAccumulation() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
         for stage in ["dpo", "orpo"] {
-            let recipe = try preferenceRecipe(stage, in: directory, model: model)
-            let one = try runTrain([stage, recipe.path, "--set", "output.dir=\(directory.path)/\(stage)-one"])
+            let recipe = try writePreferenceRecipe(stage, in: directory, model: model, extra: "")
+            let short = ["train.epochs=1", "train.micro_batch_size=2", "train.gradient_accumulation_steps=2", "train.eval_every_steps=2"]
+                .flatMap { ["--set", $0] }
+            let one = try runTrain([stage, recipe.path, "--set", "output.dir=\(directory.path)/\(stage)-one"] + short)
             XCTAssertEqual(one.status, 0, one.stderr)
-            let two = try runTrain(ranks: 2, [
-                stage, recipe.path, "--set", "train.gradient_accumulation_steps=1", "--set", "output.dir=\(directory.path)/\(stage)-two",
-            ])
+            let two = try runTrain(ranks: 2, [stage, recipe.path, "--set", "output.dir=\(directory.path)/\(stage)-two"] + short
+                + ["--set", "train.gradient_accumulation_steps=1"])
             XCTAssertEqual(two.status, 0, two.stdout + two.stderr)
             let a = try steps(directory.appendingPathComponent("\(stage)-two")), b = try steps(directory.appendingPathComponent("\(stage)-one"))
             XCTAssertGreaterThan(b.count, 2, stage)
@@ -109,6 +111,30 @@ final class DataParallelCLITests: XCTestCase {
             try assertSameAdapters(
                 directory.appendingPathComponent("\(stage)-two/final.h5"), directory.appendingPathComponent("\(stage)-one/final.h5"))
         }
+    }
+
+    func testDoctorShowsOpenMPIAndTheWorldSize() throws {
+        let alone = try runTrain(["doctor"])
+        XCTAssertEqual(alone.status, 0, alone.stderr)
+        XCTAssertTrue(alone.stdout.contains("mpi:              Open MPI v4"), alone.stdout)
+        XCTAssertTrue(alone.stdout.contains("not started by a launcher: 1 rank x "), alone.stdout)
+        let job = try runTrain(ranks: 2, ["doctor"])
+        XCTAssertEqual(job.status, 0, job.stdout + job.stderr)
+        XCTAssertTrue(job.stdout.contains("started by a launcher (OMPI_COMM_WORLD_SIZE): \(twoRanks), 2 on this machine"), job.stdout)
+        XCTAssertEqual(job.stdout.components(separatedBy: "openblas core:").count, 2, "rank 0 alone prints: \(job.stdout)")
+    }
+
+    func testSpeedBenchmarksUnderMpirunTimeTheAllreduce() throws {
+        let step = try runTrain(ranks: 2, ["bench", "--preset", "tiny", "--seq", "16", "--steps", "1", "--json"])
+        XCTAssertEqual(step.status, 0, step.stdout + step.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(step.stdout.utf8)) as? [String: Any], "one JSON object, from rank 0")
+        XCTAssertEqual(object["ranks"] as? Int, 2)
+        XCTAssertGreaterThan(object["allreduce_s_median"] as? Double ?? 0, 0)
+        let allreduce = try runTrain(ranks: 2, ["bench", "allreduce", "--floats", "1000", "--repeats", "2", "--json"])
+        XCTAssertEqual(allreduce.status, 0, allreduce.stdout + allreduce.stderr)
+        let timing = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(allreduce.stdout.utf8)) as? [String: Any], allreduce.stdout)
+        XCTAssertEqual(timing["floats"] as? Int, 1000)
+        XCTAssertEqual((timing["allreduce_s"] as? [Double])?.count, 2)
     }
 
     func testAKilledRankEndsTheJobWithAnErrorAndKeepsTheLastCheckpoint() throws {

@@ -54,12 +54,12 @@ struct MPILibrary: @unchecked Sendable {
             libraryVersion: libraryVersion, world: world, float: float, double: double, sum: sum))
     }
 
-    /// `MPI_Get_library_version`'s first line, e.g. "Open MPI v4.1.4, ...".
+    /// The name and version `MPI_Get_library_version` starts with, e.g. "Open MPI v4.1.4".
     var version: String {
         var text = [CChar](repeating: 0, count: 8192)
         var length: Int32 = 0
         _ = libraryVersion(&text, &length)
-        return String(cString: text).split(separator: "\n").first.map(String.init) ?? "unknown"
+        return String(cString: text).split(whereSeparator: { $0 == "," || $0 == "\n" }).first.map(String.init) ?? "unknown"
     }
 }
 

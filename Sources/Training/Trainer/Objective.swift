@@ -34,8 +34,11 @@ public protocol TrainingObjective: AnyObject {
     var sumNames: [String] { get }
     /// The logged metrics of a step from its sums over every process.
     func metrics(fromSums sums: [String: Double]) -> [String: Double]
-    /// Metrics on the evaluation set, or nil when there is none.
-    func evaluate() -> [String: Double]?
+    /// Sums over the evaluation micro-batches b with b % shards == shard (keys fixed by the
+    /// objective), or nil when there is no evaluation set.
+    func evaluationSums(shard: Int, of shards: Int) -> [String: Double]?
+    /// The evaluation metrics from the sums of every shard.
+    func evaluationMetrics(fromSums sums: [String: Double]) -> [String: Double]
 }
 
 extension TrainingObjective {
@@ -44,6 +47,11 @@ extension TrainingObjective {
         var outcome = accumulate(epoch: epoch, step: range, running: Array(range))
         outcome.metrics = metrics(fromSums: outcome.sums)
         return outcome
+    }
+
+    /// Metrics on the whole evaluation set in this process, or nil when there is none.
+    public func evaluate() -> [String: Double]? {
+        evaluationSums(shard: 0, of: 1).map(evaluationMetrics)
     }
 }
 
@@ -87,16 +95,20 @@ public final class SFTObjective: TrainingObjective {
         return outcome
     }
 
-    public func evaluate() -> [String: Double]? {
+    public func evaluationSums(shard: Int, of shards: Int) -> [String: Double]? {
         guard let eval else { return nil }
         var total = 0.0, tokens = 0
-        for batch in stride(from: 0, to: eval.examples.count, by: plan.microBatchSize) {
+        for (index, batch) in stride(from: 0, to: eval.examples.count, by: plan.microBatchSize).enumerated() where index % shards == shard {
             let rows = eval.examples[batch..<min(batch + plan.microBatchSize, eval.examples.count)].map { [$0] }
             let microBatch = MicroBatch(rows: rows, packed: false)
             let logProbs = withoutGradients { model.logProbs(microBatch.tokens, targets: microBatch.targets) }
             for i in 0..<logProbs.count { total -= Double(logProbs.data[i]) }
             tokens += microBatch.scoredTokens
         }
-        return ["eval_loss": total / Double(max(tokens, 1))]
+        return ["nll": total, "tokens": Double(tokens)]
+    }
+
+    public func evaluationMetrics(fromSums sums: [String: Double]) -> [String: Double] {
+        ["eval_loss": sums["nll"]! / max(sums["tokens"]!, 1)]
     }
 }

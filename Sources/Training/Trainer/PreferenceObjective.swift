@@ -154,13 +154,15 @@ public final class PreferenceObjective: TrainingObjective {
         return outcome
     }
 
-    public func evaluate() -> [String: Double]? {
+    /// The loss and NLL are normalized by the whole evaluation set, so their sums over shards
+    /// are the set's values.
+    public func evaluationSums(shard: Int, of shards: Int) -> [String: Double]? {
         guard let eval else { return nil }
         var metrics = PreferenceMetrics()
         let total = eval.pairs.count, tokens = nllTokens(eval.pairs)
         var lossSum = 0.0, nll = 0.0
         withoutGradients {
-            for start in stride(from: 0, to: total, by: plan.microBatchSize) {
+            for (index, start) in stride(from: 0, to: total, by: plan.microBatchSize).enumerated() where index % shards == shard {
                 let indices = Array(start..<min(start + plan.microBatchSize, total))
                 let (loss, batchNLL) = pairLoss(
                     indices.map { eval.pairs[$0] }, reference: reference?.eval?.subset(indices), stepPairs: total,
@@ -169,9 +171,16 @@ public final class PreferenceObjective: TrainingObjective {
                 nll += batchNLL
             }
         }
-        var result = metrics.means(prefix: "eval_")
-        result["eval_loss"] = lossSum
-        if case .orpo = loss { result["eval_nll_loss"] = nll }
+        var sums = metrics.sums(names: sumNames.filter { $0 != "nll_loss" })
+        sums["loss"] = lossSum
+        sums["nll_loss"] = nll
+        return sums
+    }
+
+    public func evaluationMetrics(fromSums sums: [String: Double]) -> [String: Double] {
+        var result = PreferenceMetrics.means(sums.filter { $0.key != "loss" && $0.key != "nll_loss" }, prefix: "eval_")
+        result["eval_loss"] = sums["loss"]
+        if case .orpo = loss { result["eval_nll_loss"] = sums["nll_loss"] }
         return result
     }
 }

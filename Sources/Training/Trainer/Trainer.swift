@@ -176,8 +176,12 @@ public final class Trainer {
         } else {
             metricsFile = nil
         }
+        // Each rank scores its shard of the evaluation set; one allreduce of the sums.
         func evaluate(at step: Int) throws {
-            guard isMain, let metrics = objective.evaluate() else { return }
+            guard let sums = objective.evaluationSums(shard: communicator.rank, of: communicator.size) else { return }
+            let names = sums.keys.sorted()
+            let reduced = communicator.allreduceSum(names.map { sums[$0]! })
+            let metrics = objective.evaluationMetrics(fromSums: Dictionary(uniqueKeysWithValues: zip(names, reduced)))
             try metricsFile?.append(step: step, evaluation: metrics)
             events(.evaluation(step: step, metrics: metrics))
         }
