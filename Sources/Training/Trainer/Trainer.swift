@@ -106,7 +106,7 @@ public final class Trainer {
     public let dropoutState: DropoutState
     public let checkpointContext: CheckpointContext
     public let outputDirectory: URL
-    /// The processes of a data-parallel job; rank 0 alone logs, evaluates and saves.
+    /// The processes of a data-parallel job; rank 0 alone logs and saves.
     public let communicator: Communicator
     private let reduction: StepReduction
     /// Ask the run to stop after the current step, from any thread.
@@ -164,8 +164,8 @@ public final class Trainer {
         completedSteps = checkpoint.globalStep
     }
 
-    /// Trains to the last step. In a data-parallel job every process runs it; only rank 0 sends
-    /// events, writes metrics.jsonl, evaluates and saves.
+    /// Trains to the last step. In a data-parallel job every process runs it (and scores its shard
+    /// of the evaluation set); only rank 0 sends events, writes metrics.jsonl and saves.
     public func run(events mainEvents: (TrainingEvent) -> Void) throws -> TrainingSummary {
         let isMain = communicator.isMain
         func events(_ event: TrainingEvent) { if isMain { mainEvents(event) } }
