@@ -137,6 +137,17 @@ final class DataParallelCLITests: XCTestCase {
         XCTAssertEqual((timing["allreduce_s"] as? [Double])?.count, 2)
     }
 
+    func testAnErrorOnTheRanksEndsTheJobWithTheErrorAndItsRank() throws {
+        let directory = try Fixtures.temporaryDirectory(self)
+        let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
+        let started = Date()
+        let result = try runTrain(ranks: 2, ["sft", recipe.path, "--set", "train.learning_rate=-1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30, "no rank waits for the others")
+        XCTAssertTrue(result.stderr.contains("error (rank 0 of 2): "), result.stderr)
+        XCTAssertTrue(result.stderr.contains("train.learning_rate"), result.stderr)
+    }
+
     func testAKilledRankEndsTheJobWithAnErrorAndKeepsTheLastCheckpoint() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let recipe = try writeSFTRecipe(in: directory, model: try Fixtures.tinyMistralFolder(self))
