@@ -88,12 +88,8 @@ struct PreferenceMetrics {
         Dictionary(uniqueKeysWithValues: names.map { ($0, $0 == "pairs" ? Double(pairs) : sums[$0] ?? 0) })
     }
 
-    /// Every metric as a mean over the pairs seen; `prefix` names evaluation metrics.
-    func means(prefix: String = "") -> [String: Double] {
-        Self.means(sums(names: Array(sums.keys) + ["pairs"]), prefix: prefix)
-    }
-
-    /// Means of sums over "pairs" pairs.
+    /// Every metric as a mean over the pairs its "pairs" sum counts; `prefix` names evaluation
+    /// metrics.
     static func means(_ sums: [String: Double], prefix: String = "") -> [String: Double] {
         let pairs = max(sums["pairs"] ?? 0, 1)
         return Dictionary(uniqueKeysWithValues: sums.filter { $0.key != "pairs" }.map { (prefix + $0.key, $0.value / pairs) })
