@@ -32,16 +32,23 @@ public final class PreferenceObjective: TrainingObjective {
 
     /// Scores every training and evaluation pair under the reference model once
     /// (`dpo.precompute_reference`). Without adapters (full fine-tuning) the reference is the
-    /// policy as it is now, before its first update, which this keeps as the reference.
-    public func precomputeReference() {
+    /// policy as it is now, before its first update, which this keeps as the reference. The
+    /// processes of a data-parallel job each score every N-th micro-batch and share the table.
+    public func precomputeReference(communicator: Communicator = SingleProcess()) {
         func score(_ pairs: [PreferencePair]) -> ReferenceLogProbs {
-            var table = ReferenceLogProbs(chosen: [], rejected: [])
-            for start in stride(from: 0, to: pairs.count, by: plan.microBatchSize) {
-                let scored = referenceLogProbs(Array(pairs[start..<min(start + plan.microBatchSize, pairs.count)]))
-                table.chosen += scored.chosen
-                table.rejected += scored.rejected
+            // [chosen of every pair, rejected of every pair], zero where another process scores.
+            var table = [Double](repeating: 0, count: 2 * pairs.count)
+            for (index, start) in stride(from: 0, to: pairs.count, by: plan.microBatchSize).enumerated()
+            where index % communicator.size == communicator.rank {
+                let end = min(start + plan.microBatchSize, pairs.count)
+                let scored = referenceLogProbs(Array(pairs[start..<end]))
+                for i in 0..<(end - start) {
+                    table[start + i] = Double(scored.chosen[i])
+                    table[pairs.count + start + i] = Double(scored.rejected[i])
+                }
             }
-            return table
+            let all = communicator.allreduceSum(table).map(Float.init)
+            return ReferenceLogProbs(chosen: Array(all[..<pairs.count]), rejected: Array(all[pairs.count...]))
         }
         reference = (score(train.pairs), eval.map { score($0.pairs) })
     }

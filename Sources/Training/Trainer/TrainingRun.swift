@@ -61,7 +61,7 @@ public final class TrainingRun {
         let (model, context, dropoutState) = try Self.loadPolicy(
             recipe, directory: modelDirectory, tokenizer: tokenizer, start: start, resumed: resumed, recompute: memory.recompute)
         self.model = model
-        let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
+        let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets, communicator: communicator)
         trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context,
             communicator: communicator)
         if let resumed { try trainer.restore(from: resumed) }
@@ -153,7 +153,9 @@ public final class TrainingRun {
     }
 
     /// The stage's objective over its data, and the data's counts for the plan.
-    static func makeObjective(_ recipe: Recipe, model: Mistral, datasets: Datasets) -> (TrainingObjective, TrainingData) {
+    static func makeObjective(
+        _ recipe: Recipe, model: Mistral, datasets: Datasets, communicator: Communicator
+    ) -> (TrainingObjective, TrainingData) {
         let data = recipe.data
         let seed = UInt64(recipe.train.seed)
         switch datasets {
@@ -170,7 +172,7 @@ public final class TrainingRun {
                 lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize, packing: false,
                 maxSeqLen: data.maxSeqLen, seed: seed)
             let objective = PreferenceObjective(model: model, train: train, eval: eval, plan: plan, loss: loss)
-            if recipe.stage == .dpo && recipe.dpo.precomputeReference { objective.precomputeReference() }
+            if recipe.stage == .dpo && recipe.dpo.precomputeReference { objective.precomputeReference(communicator: communicator) }
             return (objective, train)
         }
     }
