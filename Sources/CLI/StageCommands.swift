@@ -12,6 +12,12 @@ struct StageOptions: ParsableArguments {
     @Option(help: "Continue this stage exactly from a checkpoint of it; `latest`: the newest step checkpoint of output.dir.")
     var resume: String?
     @Flag(help: "Validate the recipe and the data, print the plan, and exit without training.") var dryRun = false
+    @Option(help: "Compute threads of this process (default: the machine's cores divided by the ranks of an MPI job on it).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
 
     func loadRecipe(stage: Recipe.Stage) throws -> Recipe {
         let recipe = try Recipe.load(URL(fileURLWithPath: self.recipe), overrides: overrides)
@@ -58,19 +64,30 @@ struct ORPO: ParsableCommand {
     }
 }
 
+/// One stage in this process; under `mpirun` every rank runs this, and rank 0 alone prints.
 func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: String?) throws {
-    try BLAS.ensureLoaded()
+    let parallelism = try Parallelism.start(threads: options.threads)
+    try parallelism.run { try runStage(stage, options, from: from, parallelism: parallelism) }
+}
+
+private func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: String?, parallelism: Parallelism) throws {
     let recipe = try options.loadRecipe(stage: stage)
     let resume = try options.resume.map { path in
         path == "latest" ? try Checkpoint.latest(in: URL(fileURLWithPath: recipe.output.dir)) : URL(fileURLWithPath: path)
     }
-    let run = try TrainingRun(recipe: recipe, from: from.map { URL(fileURLWithPath: $0) }, resume: resume)
-    printHeader(run)
+    let run = try TrainingRun(
+        recipe: recipe, from: from.map { URL(fileURLWithPath: $0) }, resume: resume, communicator: parallelism.communicator)
+    let isMain = parallelism.communicator.isMain
+    if isMain { printHeader(run, parallelism: parallelism) }
     if options.dryRun { return }
     let progress = ProgressDisplay()
     let interruption = Interruption(stopping: run.trainer.stopRequest)
     let summary = try run.trainer.run { event in progress.show(event) }
     progress.finish()
+    guard isMain else {
+        if summary.interrupted, let signalNumber = interruption.signalNumber { throw ExitCode(Interruption.exitStatus(signalNumber)) }
+        return
+    }
     if summary.interrupted, let signalNumber = interruption.signalNumber {
         let resume = ["train", stage.rawValue, options.recipe, "--resume", summary.finalCheckpoint.path]
             + options.overrides.flatMap { ["--set", $0] }
@@ -89,10 +106,11 @@ private func shellQuoted(_ word: String) -> String {
     return plain && !word.isEmpty ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
-private func printHeader(_ run: TrainingRun) {
+private func printHeader(_ run: TrainingRun, parallelism: Parallelism) {
     let p = run.plan
     let recipe = run.recipe
-    print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights, multiplied in \(p.computeDType.rawValue)), openblas core \(BLAS.activeCore)")
+    print("facet \(p.stage.rawValue): model \(recipe.model.path) (\(recipe.model.dtype.rawValue) weights, multiplied in \(p.computeDType.rawValue)), "
+          + "openblas core \(BLAS.activeCore), \(parallelism.description)")
     if let from = run.trainer.checkpointContext.startedFrom { print("starting from \(from)") }
     print("data: \(p.records) records, \(p.instructions) instructions (records grouped by prompt; \(p.sharedPrompts) prompt strings had more than 3 records), "
           + "\(p.systemMessagesPerInstruction) system messages per instruction -> \(p.examples) \(p.stage == .sft ? "examples" : "pairs")"
@@ -101,7 +119,8 @@ private func printHeader(_ run: TrainingRun) {
     print("tokens: \(p.tokens) (\(p.scoredTokens) scored) per epoch, max_seq_len \(recipe.data.maxSeqLen)" + (recipe.data.packing ? ", packed" : ""))
     let lora = recipe.lora.map { "LoRA r=\($0.r) alpha=\($0.alpha) on \($0.targetModules.joined(separator: ","))" } ?? "full fine-tuning"
     print("training: \(lora); \(p.trainableParameters) trainable parameters; \(p.optimizerSteps) optimizer steps "
-          + "(\(p.stepsPerEpoch.count) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation), "
+          + "(\(p.stepsPerEpoch.count) epochs x \(p.stepsPerEpoch.first ?? 0), micro-batch \(recipe.train.microBatchSize) x \(recipe.train.gradientAccumulationSteps) accumulation"
+          + (parallelism.communicator.size > 1 ? " x \(parallelism.communicator.size) ranks)" : ")") + ", "
           + "\(recipe.train.lrScheduler.rawValue) lr \(recipe.train.learningRate), \(p.warmupSteps) warmup steps")
     let recompute = p.recomputesActivations ? "on" : "off"
     print(String(format: "estimated memory: %.2f GiB (activation recomputation %@%@); output: %@", Double(p.estimatedMemoryBytes) / 1_073_741_824,

@@ -13,8 +13,8 @@ struct TrainCommand: AsyncParsableCommand {
 struct SpeedBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: one LoRA training step of a model (default), or attention alone.",
-        subcommands: [SpeedBenchStep.self, SpeedBenchAttention.self], defaultSubcommand: SpeedBenchStep.self)
+        abstract: "Benchmarks: one LoRA training step of a model (default), attention alone, or the data-parallel allreduce.",
+        subcommands: [SpeedBenchStep.self, SpeedBenchAttention.self, SpeedBenchAllreduce.self], defaultSubcommand: SpeedBenchStep.self)
 }
 
 /// Runs `body`, turning any error into one readable line on stderr and exit code 1.

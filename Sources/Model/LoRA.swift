@@ -23,12 +23,21 @@ public struct LoRAConfig: Sendable, Equatable {
 /// The random state of dropout, shared by every adapter of a model, so that a checkpoint can
 /// save one generator and a resumed run draws the same masks.
 public final class DropoutState {
+    public let seed: UInt64
     public var generator: RandomGenerator
     /// Dropout is applied only inside `training { }`.
     public private(set) var isTraining = false
 
     public init(seed: UInt64) {
+        self.seed = seed
         generator = RandomGenerator(seed: seed)
+    }
+
+    /// Starts the masks of micro-batch `microBatch` of `epoch` (its place in the one global batch
+    /// plan): they depend on the seed and that place only, not on which process of a
+    /// data-parallel job runs it or what ran before.
+    public func reseed(epoch: Int, microBatch: Int) {
+        generator = RandomGenerator(seed: seed &+ 0x9E37_79B9_7F4A_7C15 &* (UInt64(epoch) << 32 | UInt64(microBatch) &+ 1))
     }
 
     /// Runs `body` with dropout active, restoring the previous mode however `body` exits.

@@ -4,23 +4,6 @@ import XCTest
 
 /// `train dpo | orpo` end to end on the tiny model and the learnable preference sample.
 final class PreferenceCLITests: XCTestCase {
-    private func writeRecipe(_ stage: String, in directory: URL, model: URL, extra: String) throws -> URL {
-        let url = directory.appendingPathComponent("\(stage).yaml")
-        try """
-        stage: \(stage)
-        model: {path: \(model.path)}
-        lora: {r: 8, alpha: 16, dropout: 0.1, target_modules: all-linear}
-        data:
-          train: \(Fixtures.url("preference-sample.jsonl").path)
-          eval: \(Fixtures.url("preference-heldout.jsonl").path)
-          max_seq_len: 256
-        train: {epochs: 4, micro_batch_size: 4, gradient_accumulation_steps: 1, learning_rate: 5.0e-3, warmup_steps: 2, eval_every_steps: 12}
-        output: {dir: \(directory.appendingPathComponent("\(stage)-out").path), save_every_steps: 12}
-        \(extra)
-        """.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
     /// An SFT checkpoint of the tiny model to start preference stages from.
     private func sftCheckpoint(_ directory: URL, model: URL) throws -> URL {
         let recipe = directory.appendingPathComponent("sft.yaml")
@@ -41,7 +24,7 @@ final class PreferenceCLITests: XCTestCase {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
         let sft = try sftCheckpoint(directory, model: model)
-        let recipe = try writeRecipe("dpo", in: directory, model: model, extra: "dpo: {beta: 0.1, loss: sigmoid}")
+        let recipe = try writePreferenceRecipe("dpo", in: directory, model: model, extra: "dpo: {beta: 0.1, loss: sigmoid}")
         let result = try runTrain(["dpo", recipe.path, "--from", sft.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("starting from \(sft.path)"), result.stdout)
@@ -102,7 +85,7 @@ final class PreferenceCLITests: XCTestCase {
         let pair = directory.appendingPathComponent("pair.jsonl")
         try String(try String(contentsOf: Fixtures.url("preference-heldout.jsonl"), encoding: .utf8).split(separator: "\n")[0] + "\n")
             .write(to: pair, atomically: true, encoding: .utf8)
-        let recipe = try writeRecipe("dpo", in: directory, model: model, extra: "")
+        let recipe = try writePreferenceRecipe("dpo", in: directory, model: model, extra: "")
         let result = try runTrain([
             "dpo", recipe.path, "--from", sft, "--set", "model.dtype=bfloat16", "--set", "model.compute_dtype=float32",
             "--set", "data.train=\(pair.path)", "--set", "data.eval=null",
@@ -122,7 +105,7 @@ final class PreferenceCLITests: XCTestCase {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
         let sft = try sftCheckpoint(directory, model: model)
-        let recipe = try writeRecipe("dpo", in: directory, model: model, extra: "dpo: {beta: 0.1, loss: ipo}")
+        let recipe = try writePreferenceRecipe("dpo", in: directory, model: model, extra: "dpo: {beta: 0.1, loss: ipo}")
         XCTAssertEqual(try runTrain(["dpo", recipe.path, "--from", sft.path]).status, 0)
         let resumed = try runTrain([
             "dpo", recipe.path, "--resume", directory.appendingPathComponent("dpo-out/step-000012.h5").path,
@@ -141,7 +124,7 @@ final class PreferenceCLITests: XCTestCase {
 
     func testORPOFromTheBaseRaisesTheLogOddsOfChosen() throws {
         let directory = try Fixtures.temporaryDirectory(self)
-        let recipe = try writeRecipe("orpo", in: directory, model: try Fixtures.tinyMistralFolder(self), extra: "orpo: {lambda: 0.1}")
+        let recipe = try writePreferenceRecipe("orpo", in: directory, model: try Fixtures.tinyMistralFolder(self), extra: "orpo: {lambda: 0.1}")
         let result = try runTrain(["orpo", recipe.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         let lines = try readJSONLines(directory.appendingPathComponent("orpo-out/metrics.jsonl"))
@@ -167,7 +150,7 @@ final class PreferenceCLITests: XCTestCase {
         for (line, expected) in cases {
             let data = directory.appendingPathComponent("pairs.jsonl")
             try (#"{"system": "s", "prompt": "q", "chosen": "c", "rejected": "r"}"# + "\n" + line + "\n").write(to: data, atomically: true, encoding: .utf8)
-            let recipe = try writeRecipe("orpo", in: directory, model: model, extra: "")
+            let recipe = try writePreferenceRecipe("orpo", in: directory, model: model, extra: "")
             let result = try runTrain(["orpo", recipe.path, "--set", "data.train=\(data.path)", "--set", "data.eval=null"])
             XCTAssertEqual(result.status, 1)
             XCTAssertEqual(result.stderr, "error: \(data.path):2: \(expected)\n".replacingOccurrences(of: "list of messages\n", with: "list of messages, found a number\n"))

@@ -19,6 +19,19 @@ public var trainExecutable: URL {
         ? beside : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("train")
 }
 
+/// Open MPI's `mpirun` on the PATH, or nil where Open MPI is not installed.
+public var mpirunExecutable: URL? {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        .map { URL(fileURLWithPath: String($0)).appendingPathComponent("mpirun") }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+}
+
+/// `train` as `ranks` processes of one MPI job. Open MPI refuses root without its two
+/// variables; the job shares this machine's cores, however few, and binds no process to one.
+public func runTrain(ranks: Int, _ arguments: [String], in directory: URL? = nil) throws -> CommandResult {
+    try TrainProcess(arguments, in: directory, ranks: ranks).finish()
+}
+
 /// A running `train` child process, for tests that signal or kill it midway.
 public final class TrainProcess {
     private let process = Process()
@@ -26,9 +39,18 @@ public final class TrainProcess {
     private var stdoutData = Data(), stderrData = Data()
     private let stdoutClosed = DispatchSemaphore(value: 0), stderrClosed = DispatchSemaphore(value: 0)
 
-    public init(_ arguments: [String], in directory: URL? = nil) throws {
-        process.executableURL = trainExecutable
-        process.arguments = arguments
+    /// `ranks`: started by `mpirun -np ranks` (the process is then mpirun, its children the ranks).
+    public init(_ arguments: [String], in directory: URL? = nil, ranks: Int? = nil) throws {
+        if let ranks {
+            guard let mpirun = mpirunExecutable else { throw FixtureError("mpirun is not on the PATH: install openmpi-bin (`make deps`)") }
+            process.executableURL = mpirun
+            process.arguments = ["-np", String(ranks), "--oversubscribe", "--bind-to", "none", trainExecutable.path] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"], uniquingKeysWith: { $1 })
+        } else {
+            process.executableURL = trainExecutable
+            process.arguments = arguments
+        }
         if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -39,6 +61,13 @@ public final class TrainProcess {
     }
 
     public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// The process's children (the ranks, under mpirun).
+    public var children: [Int32] {
+        let pid = process.processIdentifier
+        let list = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return list.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
 
     /// The standard output so far.
     public var stdout: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
@@ -53,6 +82,13 @@ public final class TrainProcess {
             usleep(2000)
         }
         return false
+    }
+
+    /// Waits up to `timeout` seconds for the process to end; false if it is still running.
+    public func waitForExit(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return !process.isRunning
     }
 
     public func send(_ signalNumber: Int32) {

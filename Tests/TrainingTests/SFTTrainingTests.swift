@@ -47,6 +47,41 @@ final class SFTTrainingTests: XCTestCase {
         for (a, b) in zip(results[0].parameters, results[1].parameters) { assertClose(a, b, atol: 1e-5, "parameter after one step") }
     }
 
+    /// The shares of one step that the ranks of a data-parallel job run (round-robin) add up to
+    /// the whole step: each share is normalized by the whole step's tokens, and the dropout
+    /// masks follow the micro-batch, not the process that runs it or what it ran before.
+    func testTheRanksSharesOfAStepAddUpToTheWholeStep() throws {
+        let folder = try Fixtures.tinyMistralFolder(self)
+        let directory = try Fixtures.temporaryDirectory(self)
+        let run = try TrainingRun(recipe: try Recipe(yaml: """
+            stage: sft
+            model: {path: \(folder.path)}
+            lora: {r: 4, alpha: 8, dropout: 0.3, target_modules: all-linear}
+            data: {train: \(Fixtures.url("sft-sample.jsonl").path), max_seq_len: 128}
+            train: {epochs: 1, micro_batch_size: 2, gradient_accumulation_steps: 3}
+            output: {dir: \(directory.path)}
+            """, source: "test recipe"))
+        for linear in run.model.linears {  // a nonzero B so that both matrices get gradients
+            let b = linear.adapter!.b
+            for i in 0..<b.count { b.data[i] = Float(i % 7) * 0.01 - 0.03 }
+        }
+        let parameters = run.trainer.parameters
+        func share(_ running: [Int]) -> (loss: Double, gradients: [[Float]]) {
+            let outcome = run.trainer.dropoutState.training { run.trainer.objective.accumulate(epoch: 0, step: 0..<3, running: running) }
+            let gradients = parameters.map { $0.tensor.grad?.scalars ?? [Float](repeating: 0, count: $0.tensor.count) }
+            for parameter in parameters { parameter.tensor.grad = nil }
+            return (outcome.loss, gradients)
+        }
+        let whole = share([0, 1, 2])
+        let ranks = [share([0, 2]), share([1])]
+        XCTAssertEqual(ranks[0].loss + ranks[1].loss, whole.loss, accuracy: 1e-6)
+        for (index, parameter) in parameters.enumerated() {
+            let sum = zip(ranks[0].gradients[index], ranks[1].gradients[index]).map { $0 + $1 }
+            assertClose(Tensor(sum, shape: parameter.tensor.shape), Tensor(whole.gradients[index], shape: parameter.tensor.shape),
+                        atol: 1e-6, "gradient of \(parameter.name) summed over the shares")
+        }
+    }
+
     /// Recomputing layers in backward (with LoRA dropout replayed) changes neither the loss nor
     /// the gradients.
     func testActivationRecomputationGivesTheSameGradients() throws {

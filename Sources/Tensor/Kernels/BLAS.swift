@@ -88,6 +88,8 @@ public enum BLAS {
     public static var coreChoice: CoreChoice { loaded.choice }
     public static var threadCount: Int { Int(loaded.threadCount()) }
 
+    static func setThreadCount(_ count: Int) { loaded.setThreadCount(Int32(count)) }
+
     /// Runs `body`, which calls GEMMs from several threads at once, with each GEMM on its
     /// calling thread only; OpenBLAS's thread count is restored afterwards.
     public static func withSingleThreadedGEMMs(_ body: () -> Void) {

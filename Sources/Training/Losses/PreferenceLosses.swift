@@ -78,9 +78,21 @@ struct PreferenceMetrics {
 
     mutating func add(_ name: String, sum: Double) { sums[name, default: 0] += sum }
 
-    /// Every metric as a mean over the pairs seen; `prefix` names evaluation metrics.
-    func means(prefix: String = "") -> [String: Double] {
-        Dictionary(uniqueKeysWithValues: sums.map { (prefix + $0.key, $0.value / Double(max(pairs, 1))) })
+    /// The metrics every preference loss sums, and the ones only ORPO adds (`add(_:sum:)`).
+    static let sumNames = ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "pairs"]
+    static let orpoSumNames = ["log_odds_ratio", "log_odds_chosen"]
+
+    /// The sums of `names` (zero when nothing was added), the pair count under "pairs": what
+    /// the processes of a data-parallel job add up.
+    func sums(names: [String]) -> [String: Double] {
+        Dictionary(uniqueKeysWithValues: names.map { ($0, $0 == "pairs" ? Double(pairs) : sums[$0] ?? 0) })
+    }
+
+    /// Every metric as a mean over the pairs its "pairs" sum counts; `prefix` names evaluation
+    /// metrics.
+    static func means(_ sums: [String: Double], prefix: String = "") -> [String: Double] {
+        let pairs = max(sums["pairs"] ?? 0, 1)
+        return Dictionary(uniqueKeysWithValues: sums.filter { $0.key != "pairs" }.map { (prefix + $0.key, $0.value / pairs) })
     }
 }
 

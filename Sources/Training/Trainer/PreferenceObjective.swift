@@ -32,16 +32,23 @@ public final class PreferenceObjective: TrainingObjective {
 
     /// Scores every training and evaluation pair under the reference model once
     /// (`dpo.precompute_reference`). Without adapters (full fine-tuning) the reference is the
-    /// policy as it is now, before its first update, which this keeps as the reference.
-    public func precomputeReference() {
+    /// policy as it is now, before its first update, which this keeps as the reference. The
+    /// processes of a data-parallel job each score every N-th micro-batch and share the table.
+    public func precomputeReference(communicator: Communicator = SingleProcess()) {
         func score(_ pairs: [PreferencePair]) -> ReferenceLogProbs {
-            var table = ReferenceLogProbs(chosen: [], rejected: [])
-            for start in stride(from: 0, to: pairs.count, by: plan.microBatchSize) {
-                let scored = referenceLogProbs(Array(pairs[start..<min(start + plan.microBatchSize, pairs.count)]))
-                table.chosen += scored.chosen
-                table.rejected += scored.rejected
+            // [chosen of every pair, rejected of every pair], zero where another process scores.
+            var table = [Double](repeating: 0, count: 2 * pairs.count)
+            for (index, start) in stride(from: 0, to: pairs.count, by: plan.microBatchSize).enumerated()
+            where index % communicator.size == communicator.rank {
+                let end = min(start + plan.microBatchSize, pairs.count)
+                let scored = referenceLogProbs(Array(pairs[start..<end]))
+                for i in 0..<(end - start) {
+                    table[start + i] = Double(scored.chosen[i])
+                    table[pairs.count + start + i] = Double(scored.rejected[i])
+                }
             }
-            return table
+            let all = communicator.allreduceSum(table).map(Float.init)
+            return ReferenceLogProbs(chosen: Array(all[..<pairs.count]), rejected: Array(all[pairs.count...]))
         }
         reference = (score(train.pairs), eval.map { score($0.pairs) })
     }
@@ -119,14 +126,29 @@ public final class PreferenceObjective: TrainingObjective {
         pairs.reduce(0) { $0 + $1.chosen.targets.filter { $0 >= 0 }.count }
     }
 
-    public func accumulate(epoch: Int, microBatches range: Range<Int>) -> StepOutcome {
-        let groups = epochs[epoch][range].map { $0.map { $0[0] } }
-        let stepPairs = groups.reduce(0) { $0 + $1.count }
-        let stepNLLTokens = nllTokens(groups.flatMap { $0.map { train.pairs[$0] } })
+    public var sumNames: [String] {
+        var names = PreferenceMetrics.sumNames
+        if case .orpo = loss { names += PreferenceMetrics.orpoSumNames + ["nll_loss"] }
+        return names
+    }
+
+    /// Means over the step's pairs; ORPO's `nll_loss` is already normalized for the step.
+    public func metrics(fromSums sums: [String: Double]) -> [String: Double] {
+        var metrics = PreferenceMetrics.means(sums.filter { $0.key != "nll_loss" })
+        if case .orpo = loss { metrics["nll_loss"] = sums["nll_loss"] }
+        return metrics
+    }
+
+    public func accumulate(epoch: Int, step range: Range<Int>, running: [Int]) -> StepOutcome {
+        let batches = epochs[epoch]
+        let stepPairs = range.reduce(0) { $0 + batches[$1].count }
+        let stepNLLTokens = nllTokens(range.flatMap { batches[$0].map { train.pairs[$0[0]] } })
         var metrics = PreferenceMetrics()
         var outcome = StepOutcome(), nll = 0.0
-        for indices in groups {
+        for index in running {
+            let indices = batches[index].map { $0[0] }
             let pairs = indices.map { train.pairs[$0] }
+            model.dropoutState?.reseed(epoch: epoch, microBatch: index)
             let (loss, batchNLL) = pairLoss(
                 pairs, reference: reference?.train.subset(indices), stepPairs: stepPairs, stepNLLTokens: stepNLLTokens, metrics: &metrics)
             loss.backward()
@@ -134,18 +156,20 @@ public final class PreferenceObjective: TrainingObjective {
             outcome.tokens += pairs.reduce(0) { $0 + $1.chosen.ids.count + $1.rejected.ids.count }
             nll += batchNLL
         }
-        outcome.metrics = metrics.means()
-        if case .orpo = loss { outcome.metrics["nll_loss"] = nll }
+        outcome.sums = metrics.sums(names: sumNames.filter { $0 != "nll_loss" })
+        if case .orpo = loss { outcome.sums["nll_loss"] = nll }
         return outcome
     }
 
-    public func evaluate() -> [String: Double]? {
+    /// The loss and NLL are normalized by the whole evaluation set, so their sums over shards
+    /// are the set's values.
+    public func evaluationSums(shard: Int, of shards: Int) -> [String: Double]? {
         guard let eval else { return nil }
         var metrics = PreferenceMetrics()
         let total = eval.pairs.count, tokens = nllTokens(eval.pairs)
         var lossSum = 0.0, nll = 0.0
         withoutGradients {
-            for start in stride(from: 0, to: total, by: plan.microBatchSize) {
+            for (index, start) in stride(from: 0, to: total, by: plan.microBatchSize).enumerated() where index % shards == shard {
                 let indices = Array(start..<min(start + plan.microBatchSize, total))
                 let (loss, batchNLL) = pairLoss(
                     indices.map { eval.pairs[$0] }, reference: reference?.eval?.subset(indices), stepPairs: total,
@@ -154,9 +178,16 @@ public final class PreferenceObjective: TrainingObjective {
                 nll += batchNLL
             }
         }
-        var result = metrics.means(prefix: "eval_")
-        result["eval_loss"] = lossSum
-        if case .orpo = loss { result["eval_nll_loss"] = nll }
+        var sums = metrics.sums(names: sumNames.filter { $0 != "nll_loss" })
+        sums["loss"] = lossSum
+        sums["nll_loss"] = nll
+        return sums
+    }
+
+    public func evaluationMetrics(fromSums sums: [String: Double]) -> [String: Double] {
+        var result = PreferenceMetrics.means(sums.filter { $0.key != "loss" && $0.key != "nll_loss" }, prefix: "eval_")
+        result["eval_loss"] = sums["loss"]
+        if case .orpo = loss { result["eval_nll_loss"] = sums["nll_loss"] }
         return result
     }
 }

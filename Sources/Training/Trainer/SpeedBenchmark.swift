@@ -17,12 +17,16 @@ public struct SpeedBenchmarkPreset: Sendable {
 
 public struct SpeedBenchmarkResult: Sendable {
     public let stepSeconds: [Double]
+    /// The part of each step spent in the gradient allreduce of a data-parallel job (0 alone).
+    public let allreduceSeconds: [Double]
+    /// Tokens of one step over every process.
     public let tokens: Int
     public let scoredTokens: Int
     public let flopsPerStep: Double
     public let peakResidentBytes: Int
 
     public var medianStepSeconds: Double { stepSeconds.sorted()[stepSeconds.count / 2] }
+    public var medianAllreduceSeconds: Double { allreduceSeconds.sorted()[allreduceSeconds.count / 2] }
     public var tokensPerSecond: Double { Double(tokens) / medianStepSeconds }
     public var gigaflopsPerSecond: Double { flopsPerStep / medianStepSeconds / 1e9 }
 }
@@ -37,9 +41,11 @@ public enum SpeedBenchmark {
     }
 
     /// LoRA r 16, alpha 32 on all seven projections; batch 1 of `sequenceLength` random tokens
-    /// with the loss on the last 3/4 of them.
+    /// with the loss on the last 3/4 of them. In a data-parallel job each process runs its own
+    /// batch and the step includes the gradient allreduce, as in training.
     public static func run(
-        model: Mistral, sequenceLength: Int, steps: Int, recomputeActivations: Bool, seed: UInt64 = 0
+        model: Mistral, sequenceLength: Int, steps: Int, recomputeActivations: Bool, seed: UInt64 = 0,
+        communicator: Communicator = SingleProcess()
     ) -> SpeedBenchmarkResult {
         let dropout = DropoutState(seed: seed)
         model.attachLoRA(lora, seed: seed, dropoutState: dropout)
@@ -54,18 +60,26 @@ public enum SpeedBenchmark {
         let targets = (0..<sequenceLength).map { i in i >= firstScored && i + 1 < sequenceLength ? ids[i + 1] : -1 }
         let batch = TokenBatch(ids: ids, batch: 1, tokens: sequenceLength)
         let scored = targets.filter { $0 >= 0 }.count
-        var times = [Double]()
+        let reduction = StepReduction(communicator: communicator, parameters: parameters, sumNames: [])
+        var times = [Double](), allreduceTimes = [Double]()
         for step in 0...steps {
             let start = DispatchTime.now().uptimeNanoseconds
             let loss = model.logProbs(batch, targets: targets).sum() * (-1 / Float(scored))
             loss.backward()
+            let reduceStart = DispatchTime.now().uptimeNanoseconds
+            var outcome = StepOutcome(loss: Double(loss.item), tokens: sequenceLength)
+            _ = reduction.reduce(&outcome, stopRequested: false)
+            let reduceEnd = DispatchTime.now().uptimeNanoseconds
             optimizer.update(parameters, lr: 1e-4)
             for parameter in parameters { parameter.tensor.grad = nil }
-            if step > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            if step > 0 {
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                allreduceTimes.append(Double(reduceEnd - reduceStart) / 1e9)
+            }
         }
         return SpeedBenchmarkResult(
-            stepSeconds: times, tokens: sequenceLength, scoredTokens: scored,
-            flopsPerStep: flops(model.config, tokens: sequenceLength, scored: scored, rank: lora.rank),
+            stepSeconds: times, allreduceSeconds: allreduceTimes, tokens: sequenceLength * communicator.size, scoredTokens: scored * communicator.size,
+            flopsPerStep: flops(model.config, tokens: sequenceLength, scored: scored, rank: lora.rank) * Double(communicator.size),
             peakResidentBytes: ProcessMemory.peakResidentBytes ?? 0)
     }
 

@@ -106,25 +106,32 @@ public final class Trainer {
     public let dropoutState: DropoutState
     public let checkpointContext: CheckpointContext
     public let outputDirectory: URL
+    /// The processes of a data-parallel job; rank 0 alone logs and saves.
+    public let communicator: Communicator
+    private let reduction: StepReduction
     /// Ask the run to stop after the current step, from any thread.
     public let stopRequest = StopRequest()
     private(set) var completedSteps = 0
 
     public init(
         recipe: Recipe, model: Mistral, objective: TrainingObjective, dropoutState: DropoutState,
-        checkpointContext: CheckpointContext
+        checkpointContext: CheckpointContext, communicator: Communicator = SingleProcess()
     ) {
         self.recipe = recipe
         self.model = model
         self.objective = objective
         self.dropoutState = dropoutState
         self.checkpointContext = checkpointContext
+        self.communicator = communicator
         parameters = model.trainableParameters
+        reduction = StepReduction(communicator: communicator, parameters: parameters, sumNames: objective.sumNames)
         for parameter in parameters { parameter.tensor.requiresGrad = true }
         let t = recipe.train
         optimizer = AdamW(beta1: t.adamBeta1, beta2: t.adamBeta2, eps: t.adamEpsilon, weightDecay: t.weightDecay)
+        // Micro-batch and accumulation are per process (as DDP): a step takes accumulation x
+        // processes micro-batches of the one global plan.
         steps = StepSchedule(
-            epochs: t.epochs, maxSteps: t.maxSteps, accumulation: t.gradientAccumulationSteps,
+            epochs: t.epochs, maxSteps: t.maxSteps, accumulation: t.gradientAccumulationSteps * communicator.size,
             microBatches: objective.microBatchCount)
         schedule = LRSchedule(
             kind: t.lrScheduler, baseLR: t.learningRate, warmupSteps: recipe.warmupSteps(totalSteps: steps.totalSteps),
@@ -157,23 +164,42 @@ public final class Trainer {
         completedSteps = checkpoint.globalStep
     }
 
-    public func run(events: (TrainingEvent) -> Void) throws -> TrainingSummary {
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
-        let metricsFile = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: completedSteps)
+    /// Trains to the last step. In a data-parallel job every process runs it (and scores its shard
+    /// of the evaluation set); only rank 0 sends events, writes metrics.jsonl and saves.
+    public func run(events mainEvents: (TrainingEvent) -> Void) throws -> TrainingSummary {
+        let isMain = communicator.isMain
+        func events(_ event: TrainingEvent) { if isMain { mainEvents(event) } }
+        let metricsFile: MetricsLog?
+        if isMain {
+            try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+            metricsFile = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"), keepingStepsUpTo: completedSteps)
+        } else {
+            metricsFile = nil
+        }
+        // Each rank scores its shard of the evaluation set; one allreduce of the sums.
+        func evaluate(at step: Int) throws {
+            guard let sums = objective.evaluationSums(shard: communicator.rank, of: communicator.size) else { return }
+            let names = sums.keys.sorted()
+            let reduced = communicator.allreduceSum(names.map { sums[$0]! })
+            let metrics = objective.evaluationMetrics(fromSums: Dictionary(uniqueKeysWithValues: zip(names, reduced)))
+            try metricsFile?.append(step: step, evaluation: metrics)
+            events(.evaluation(step: step, metrics: metrics))
+        }
         let runStart = DispatchTime.now().uptimeNanoseconds
         var lastLoss: Double?
         let output = recipe.output
         // A baseline before the first update, as HF's eval_on_start: the curves start at the untrained model.
-        if completedSteps == 0, recipe.train.evalEverySteps != nil, let metrics = objective.evaluate() {
-            try metricsFile.append(step: 0, evaluation: metrics)
-            events(.evaluation(step: 0, metrics: metrics))
-        }
+        if completedSteps == 0, recipe.train.evalEverySteps != nil { try evaluate(at: 0) }
         var nonFiniteStreak = 0
         while completedSteps < steps.totalSteps {
             let step = completedSteps
             let started = DispatchTime.now().uptimeNanoseconds
             let (epoch, range) = steps.locate(step)
-            let outcome = dropoutState.training { objective.accumulate(epoch: epoch, microBatches: range) }
+            // Dealt round-robin: with length grouping, neighbouring micro-batches have similar lengths.
+            let running = Array(stride(from: range.lowerBound + communicator.rank, to: range.upperBound, by: communicator.size))
+            var outcome = dropoutState.training { objective.accumulate(epoch: epoch, step: range, running: running) }
+            let stopRequested = reduction.reduce(&outcome, stopRequested: stopRequest.isRequested)
+            outcome.metrics = objective.metrics(fromSums: outcome.sums)
             let gradNorm = GradientClipping.globalNorm(parameters)
             let lr = schedule.learningRate(step)
             // A non-finite step is not applied (the data moves on, the optimizer does not), so
@@ -197,14 +223,11 @@ public final class Trainer {
                     loss: outcome.loss, learningRate: lr, gradNorm: gradNorm,
                     tokensPerSecond: Double(outcome.tokens) / max(seconds, 1e-9), secondsPerStep: seconds,
                     metrics: outcome.metrics, skippedNonFinite: skipped)
-                try metricsFile.append(report)
+                try metricsFile?.append(report)
                 events(.step(report))
             }
             if let giveUp { throw giveUp }
-            if let every = recipe.train.evalEverySteps, completedSteps % every == 0, let metrics = objective.evaluate() {
-                try metricsFile.append(step: completedSteps, evaluation: metrics)
-                events(.evaluation(step: completedSteps, metrics: metrics))
-            }
+            if let every = recipe.train.evalEverySteps, completedSteps % every == 0 { try evaluate(at: completedSteps) }
             let stepName = String(format: "step-%06d.h5", completedSteps)
             var saved: URL?
             // Not in the middle of a non-finite streak: if it ends the run, the newest checkpoint
@@ -214,7 +237,7 @@ public final class Trainer {
                 events(.checkpoint(url))
                 saved = url
             }
-            if stopRequest.isRequested && completedSteps < steps.totalSteps {
+            if stopRequested && completedSteps < steps.totalSteps {
                 let checkpoint = try saved ?? save(name: stepName)
                 if saved == nil { events(.checkpoint(checkpoint)) }
                 return TrainingSummary(
@@ -222,10 +245,7 @@ public final class Trainer {
                     seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9, interrupted: true)
             }
         }
-        if let every = recipe.train.evalEverySteps, steps.totalSteps % every != 0, let metrics = objective.evaluate() {
-            try metricsFile.append(step: completedSteps, evaluation: metrics)
-            events(.evaluation(step: completedSteps, metrics: metrics))
-        }
+        if let every = recipe.train.evalEverySteps, steps.totalSteps % every != 0 { try evaluate(at: completedSteps) }
         let final = try save(name: "final.h5")
         events(.checkpoint(final))
         return TrainingSummary(
@@ -233,8 +253,10 @@ public final class Trainer {
             seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9, interrupted: false)
     }
 
+    /// Rank 0 writes the checkpoint; every process returns its URL.
     private func save(name: String) throws -> URL {
         let url = outputDirectory.appendingPathComponent(name)
+        guard communicator.isMain else { return url }
         if let broken = parameters.first(where: { hasNonFinite($0.tensor) }) {
             throw NonFiniteError(checkpoint: url, parameter: broken.name)
         }

@@ -42,8 +42,10 @@ public final class TrainingRun {
     /// - Parameters:
     ///   - from: an earlier stage's checkpoint to start from (SFT -> DPO/ORPO): its adapters stay
     ///     on the model as frozen float32 adapters, so the reference model is that earlier policy.
-    ///   - resume: a checkpoint of this same stage to continue exactly.
-    public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil) throws {
+    ///   - resume: a checkpoint of this same stage to continue exactly (written by any number of
+    ///     processes: the data position is global).
+    ///   - communicator: the processes of a data-parallel job, each of which builds its own run.
+    public init(recipe: Recipe, from: URL? = nil, resume: URL? = nil, communicator: Communicator = SingleProcess()) throws {
         self.recipe = recipe
         try recipe.checkStageRules()
         let source: ModelSource
@@ -60,8 +62,9 @@ public final class TrainingRun {
         let (model, context, dropoutState) = try Self.loadPolicy(
             recipe, source: source, tokenizer: tokenizer, start: start, resumed: resumed, recompute: memory.recompute)
         self.model = model
-        let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets)
-        trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context)
+        let (objective, data) = Self.makeObjective(recipe, model: model, datasets: datasets, communicator: communicator)
+        trainer = Trainer(recipe: recipe, model: model, objective: objective, dropoutState: dropoutState, checkpointContext: context,
+            communicator: communicator)
         if let resumed { try trainer.restore(from: resumed) }
         plan = Self.plan(recipe, model: model, trainer: trainer, data: data, memory: memory)
     }
@@ -151,7 +154,9 @@ public final class TrainingRun {
     }
 
     /// The stage's objective over its data, and the data's counts for the plan.
-    static func makeObjective(_ recipe: Recipe, model: Mistral, datasets: Datasets) -> (TrainingObjective, TrainingData) {
+    static func makeObjective(
+        _ recipe: Recipe, model: Mistral, datasets: Datasets, communicator: Communicator
+    ) -> (TrainingObjective, TrainingData) {
         let data = recipe.data
         let seed = UInt64(recipe.train.seed)
         switch datasets {
@@ -168,7 +173,7 @@ public final class TrainingRun {
                 lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize, packing: false,
                 maxSeqLen: data.maxSeqLen, seed: seed)
             let objective = PreferenceObjective(model: model, train: train, eval: eval, plan: plan, loss: loss)
-            if recipe.stage == .dpo && recipe.dpo.precomputeReference { objective.precomputeReference() }
+            if recipe.stage == .dpo && recipe.dpo.precomputeReference { objective.precomputeReference(communicator: communicator) }
             return (objective, train)
         }
     }
