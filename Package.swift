@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift5),
-        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport", swiftSettings: swift5),
+        .target(name: "TestSupport", dependencies: ["Tensor", "Model"], path: "Tests/TestSupport", swiftSettings: swift5),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CVectorMath", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], swiftSettings: swift5),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Tokenizer", "Tensor", "TestSupport"], swiftSettings: swift5),

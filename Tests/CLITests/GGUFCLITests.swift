@@ -7,36 +7,29 @@ import XCTest
 
 /// GGUF files through `train`: as `--model` where no tokenizer is needed, and as an export.
 final class GGUFCLITests: XCTestCase {
-    private let tinyGGUF = Fixtures.url("gguf/tiny-llama.gguf")
-
-    private func logits(_ model: Mistral, _ golden: SafetensorsFile) throws -> Tensor {
-        let ids = try golden.tensor("ids").scalars.map { Int32($0) }
-        return model.logits(model.hiddenStates(TokenBatch(ids: ids, batch: 2, tokens: 8)))
-    }
-
     func testConversionsBetweenGGUFAndHFFolders() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let golden = try Fixtures.goldenFile("tiny_llama.safetensors")
         let fromGGUF = directory.appendingPathComponent("from-gguf.gguf")
-        let result = try runTrain(["export", "--model", tinyGGUF.path, "--format", "gguf", "--out", fromGGUF.path])
+        let result = try runTrain(["export", "--model", Fixtures.tinyLlamaGGUF.path, "--format", "gguf", "--out", fromGGUF.path])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "wrote merged F16 GGUF model to \(fromGGUF.path)\n")
-        assertClose(try logits(try Mistral.load(gguf: fromGGUF), golden), try golden.tensor("logits_f16"), atol: 1e-4, "GGUF -> GGUF")
+        assertClose(try Fixtures.tinyLlamaLogits(try Mistral.load(gguf: fromGGUF), golden), try golden.tensor("logits_f16"), atol: 1e-4, "GGUF -> GGUF")
 
         let fromFolder = directory.appendingPathComponent("from-folder.gguf")
         XCTAssertEqual(try runTrain(["export", "--model", Fixtures.url("tiny-llama").path, "--format", "gguf", "--out", fromFolder.path]).status, 0)
-        assertClose(try logits(try Mistral.load(gguf: fromFolder), golden), try golden.tensor("logits_f16"), atol: 1e-4, "HF folder -> GGUF")
+        assertClose(try Fixtures.tinyLlamaLogits(try Mistral.load(gguf: fromFolder), golden), try golden.tensor("logits_f16"), atol: 1e-4, "HF folder -> GGUF")
         XCTAssertNil(try GGUFFile(url: fromFolder)["tokenizer.chat_template"], "an HF folder has no GGUF metadata to carry")
 
         let folder = directory.appendingPathComponent("hf")
-        XCTAssertEqual(try runTrain(["export", "--model", tinyGGUF.path, "--format", "merged", "--out", folder.path]).status, 0)
+        XCTAssertEqual(try runTrain(["export", "--model", Fixtures.tinyLlamaGGUF.path, "--format", "merged", "--out", folder.path]).status, 0)
         let config = try MistralConfig(contentsOf: folder.appendingPathComponent("config.json"))
         XCTAssertEqual(config.modelType, "llama")
         XCTAssertTrue(config.tieWordEmbeddings)
         XCTAssertNil(try SafetensorsFile(url: folder.appendingPathComponent("model.safetensors")).entries["lm_head.weight"])
-        assertClose(try logits(try Mistral.load(directory: folder), golden), try golden.tensor("logits"), atol: 1e-4, "GGUF -> HF folder")
+        assertClose(try Fixtures.tinyLlamaLogits(try Mistral.load(directory: folder), golden), try golden.tensor("logits"), atol: 1e-4, "GGUF -> HF folder")
 
-        let again = try runTrain(["export", "--model", tinyGGUF.path, "--format", "gguf", "--out", fromGGUF.path])
+        let again = try runTrain(["export", "--model", Fixtures.tinyLlamaGGUF.path, "--format", "gguf", "--out", fromGGUF.path])
         XCTAssertEqual(again.stderr, "error: \(fromGGUF.path) already exists; export never writes over it\n")
         let nothing = try runTrain(["export", "--format", "gguf", "--out", directory.appendingPathComponent("x.gguf").path])
         XCTAssertNotEqual(nothing.status, 0)
@@ -44,20 +37,20 @@ final class GGUFCLITests: XCTestCase {
     }
 
     func testGGUFModelRunsTheSpeedBenchmarkAndNamesTheMissingTokenizer() throws {
-        let bench = try runTrain(["bench", "--model", tinyGGUF.path, "--seq", "16", "--steps", "1", "--dtype", "float32", "--json"])
+        let bench = try runTrain(["bench", "--model", Fixtures.tinyLlamaGGUF.path, "--seq", "16", "--steps", "1", "--dtype", "float32", "--json"])
         XCTAssertEqual(bench.status, 0, bench.stderr)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(object["vocab"] as? Int, 256)
         XCTAssertEqual(object["layers"] as? Int, 2)
 
         let data = Fixtures.url("tiny-mistral-eval.jsonl").path
-        let eval = try runTrain(["eval", "--model", tinyGGUF.path, "--data", data])
+        let eval = try runTrain(["eval", "--model", Fixtures.tinyLlamaGGUF.path, "--data", data])
         XCTAssertEqual(eval.status, 1)
-        XCTAssertEqual(eval.stderr, "error: \(tinyGGUF.path): missing metadata key 'tokenizer.ggml.model'\n")
-        let recipe = try writeSFTRecipe(in: try Fixtures.temporaryDirectory(self), model: tinyGGUF)
+        XCTAssertEqual(eval.stderr, "error: \(Fixtures.tinyLlamaGGUF.path): missing metadata key 'tokenizer.ggml.model'\n")
+        let recipe = try writeSFTRecipe(in: try Fixtures.temporaryDirectory(self), model: Fixtures.tinyLlamaGGUF)
         let sft = try runTrain(["sft", recipe.path, "--dry-run"])
         XCTAssertEqual(sft.status, 1)
-        XCTAssertTrue(sft.stderr.hasPrefix("error: \(tinyGGUF.path): missing metadata key 'tokenizer.ggml.model'"), sft.stderr)
+        XCTAssertTrue(sft.stderr.hasPrefix("error: \(Fixtures.tinyLlamaGGUF.path): missing metadata key 'tokenizer.ggml.model'"), sft.stderr)
         let notGGUF = try runTrain(["eval", "--model", data, "--data", data])
         XCTAssertEqual(notGGUF.stderr, "error: model \(data) is a file but not a .gguf file; give an HF model folder or a GGUF file\n")
     }

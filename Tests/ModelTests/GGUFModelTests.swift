@@ -8,15 +8,8 @@ import XCTest
 /// rotary rows permuted as llama.cpp writes them) and from the HF folder transformers made of
 /// it, against transformers' logits on the GGUF; and the GGUF export.
 final class GGUFModelTests: XCTestCase {
-    private let tinyGGUF = Fixtures.url("gguf/tiny-llama.gguf")
-
-    private func logits(_ model: Mistral, _ golden: SafetensorsFile) throws -> Tensor {
-        let ids = try golden.tensor("ids").scalars.map { Int32($0) }
-        return model.logits(model.hiddenStates(TokenBatch(ids: ids, batch: 2, tokens: 8)))
-    }
-
     func testConfigFromGGUFMetadata() throws {
-        let config = try MistralConfig(gguf: GGUFFile(url: tinyGGUF))
+        let config = try MistralConfig(gguf: GGUFFile(url: Fixtures.tinyLlamaGGUF))
         XCTAssertEqual(config, MistralConfig(
             vocabSize: 256, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
             headDim: 16, ropeTheta: 100_000, rmsNormEps: 1e-5, maxPositionEmbeddings: 512, modelType: "llama", tieWordEmbeddings: true))
@@ -24,11 +17,11 @@ final class GGUFModelTests: XCTestCase {
 
     func testGGUFLogitsMatchTransformers() throws {
         let golden = try Fixtures.goldenFile("tiny_llama.safetensors")
-        let model = try Mistral.load(gguf: tinyGGUF)
+        let model = try Mistral.load(gguf: Fixtures.tinyLlamaGGUF)
         XCTAssertTrue(model.lmHead === model.embedTokens)
-        assertClose(try logits(model, golden), try golden.tensor("logits"), atol: 1e-4, "tiny llama GGUF logits")
-        let bf16 = try Mistral.load(gguf: tinyGGUF, dtype: .bfloat16)
-        assertClose(try logits(bf16, golden), try golden.tensor("logits"), atol: 0.1, "tiny llama GGUF logits, bf16 weights")
+        assertClose(try Fixtures.tinyLlamaLogits(model, golden), try golden.tensor("logits"), atol: 1e-4, "tiny llama GGUF logits")
+        let bf16 = try Mistral.load(gguf: Fixtures.tinyLlamaGGUF, dtype: .bfloat16)
+        assertClose(try Fixtures.tinyLlamaLogits(bf16, golden), try golden.tensor("logits"), atol: 0.1, "tiny llama GGUF logits, bf16 weights")
     }
 
     func testLlamaConfigJSONFolderMatchesTransformers() throws {
@@ -39,14 +32,14 @@ final class GGUFModelTests: XCTestCase {
         let model = try source.load()
         XCTAssertTrue(model.lmHead === model.embedTokens)
         XCTAssertFalse(model.namedWeights.contains { $0.name == "lm_head.weight" })
-        assertClose(try logits(model, golden), try golden.tensor("logits"), atol: 1e-4, "tiny llama HF folder logits")
+        assertClose(try Fixtures.tinyLlamaLogits(model, golden), try golden.tensor("logits"), atol: 1e-4, "tiny llama HF folder logits")
     }
 
     func testExportWritesF16MatricesThatReadBackToTheGoldenF16Logits() throws {
         let golden = try Fixtures.goldenFile("tiny_llama.safetensors")
         let out = try Fixtures.temporaryDirectory(self).appendingPathComponent("export.gguf")
-        let source = try GGUFFile(url: tinyGGUF)
-        try GGUFExport.write(try Mistral.load(gguf: tinyGGUF), type: .f16, carrying: source, to: out)
+        let source = try GGUFFile(url: Fixtures.tinyLlamaGGUF)
+        try GGUFExport.write(try Mistral.load(gguf: Fixtures.tinyLlamaGGUF), type: .f16, carrying: source, to: out)
         let exported = try GGUFFile(url: out)
         XCTAssertEqual(exported["general.architecture"], .string("llama"))
         XCTAssertEqual(exported["general.file_type"], .uint32(1))
@@ -55,11 +48,11 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertEqual(Set(exported.tensors.map(\.name)), Set(source.tensors.map(\.name)))
         for info in exported.tensors { XCTAssertEqual(info.type, info.dimensions.count == 1 ? .f32 : .f16, info.name) }
         XCTAssertEqual(try MistralConfig(gguf: exported), try MistralConfig(gguf: source))
-        assertClose(try logits(try Mistral.load(gguf: out), golden), try golden.tensor("logits_f16"), atol: 1e-4, "exported F16 logits")
+        assertClose(try Fixtures.tinyLlamaLogits(try Mistral.load(gguf: out), golden), try golden.tensor("logits_f16"), atol: 1e-4, "exported F16 logits")
     }
 
     func testExportMergesAdaptersIntoTheWeights() throws {
-        let model = try Mistral.load(gguf: tinyGGUF)
+        let model = try Mistral.load(gguf: Fixtures.tinyLlamaGGUF)
         model.attachLoRA(LoRAConfig(rank: 2, alpha: 4, targetModules: ["q_proj", "k_proj", "down_proj"]), seed: 3, dropoutState: DropoutState(seed: 4))
         var generator = RandomGenerator(seed: 5)
         for linear in model.linears { if let b = linear.adapter?.b { for i in 0..<b.count { b.data[i] = generator.nextUniform() - 0.5 } } }
@@ -75,7 +68,7 @@ final class GGUFModelTests: XCTestCase {
     /// A tied table gets the sum of its two uses' gradients: the same as an untied model whose
     /// embedding and LM head are separate copies of it.
     func testTiedEmbeddingGradientIsTheSumOfBothUses() throws {
-        let tied = try Mistral.load(gguf: tinyGGUF)
+        let tied = try Mistral.load(gguf: Fixtures.tinyLlamaGGUF)
         var untiedConfig = tied.config
         untiedConfig.tieWordEmbeddings = false
         let weights = Dictionary(uniqueKeysWithValues: tied.namedWeights.map { ($0.name, $0.tensor) })
@@ -95,7 +88,7 @@ final class GGUFModelTests: XCTestCase {
     }
 
     func testUnsupportedArchitectureAndMissingKeysAreNamed() throws {
-        let source = try GGUFFile(url: tinyGGUF)
+        let source = try GGUFFile(url: Fixtures.tinyLlamaGGUF)
         let folder = try Fixtures.temporaryDirectory(self)
         func rewritten(_ edit: ([(key: String, value: GGUFValue)]) -> [(key: String, value: GGUFValue)]) throws -> URL {
             let url = folder.appendingPathComponent("\(UUID().uuidString).gguf")
@@ -122,8 +115,8 @@ final class GGUFModelTests: XCTestCase {
         XCTAssertThrowsError(try ModelSource(path: Fixtures.url("tiny-llama/config.json").path)) { error in
             XCTAssertTrue("\(error)".contains("is a file but not a .gguf file"), "\(error)")
         }
-        XCTAssertThrowsError(try ModelSource(path: tinyGGUF.path).tokenizer()) { error in
-            XCTAssertTrue("\(error)".hasPrefix("\(tinyGGUF.path): missing metadata key 'tokenizer.ggml.model'"), "\(error)")
+        XCTAssertThrowsError(try ModelSource(path: Fixtures.tinyLlamaGGUF.path).tokenizer()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("\(Fixtures.tinyLlamaGGUF.path): missing metadata key 'tokenizer.ggml.model'"), "\(error)")
         }
     }
 }

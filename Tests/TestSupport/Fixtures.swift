@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import Tensor
 import XCTest
 
@@ -32,6 +33,15 @@ public enum Fixtures {
         try FileManager.default.copyItem(at: url("tiny-mistral"), to: folder)
         try FileManager.default.copyItem(at: tokenizerModel, to: folder.appendingPathComponent("tokenizer.model"))
         return folder
+    }
+
+    /// A 2-layer Llama with tied embeddings in llama.cpp's conventions (make_gguf_golden.py).
+    public static let tinyLlamaGGUF = url("gguf/tiny-llama.gguf")
+
+    /// The tiny Llama's logits for the 2 x 8 token ids of a golden file of make_gguf_golden.py.
+    public static func tinyLlamaLogits(_ model: Mistral, _ golden: SafetensorsFile) throws -> Tensor {
+        let ids = try golden.tensor("ids").scalars.map { Int32($0) }
+        return model.logits(model.hiddenStates(TokenBatch(ids: ids, batch: 2, tokens: 8)))
     }
 
     /// The real SmolLM2-135M-Instruct GGUF that the Makefile fetches.
