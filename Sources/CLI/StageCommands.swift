@@ -81,7 +81,7 @@ private func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: Stri
     if isMain { printHeader(run, parallelism: parallelism) }
     if options.dryRun { return }
     let progress = ProgressDisplay()
-    let interruption = Interruption(stopping: run.trainer.stopRequest)
+    let interruption = Interruption(stopping: run.trainer.stopRequest, announces: isMain)
     let summary = try run.trainer.run { event in progress.show(event) }
     progress.finish()
     guard isMain else {
@@ -89,7 +89,9 @@ private func runStage(_ stage: Recipe.Stage, _ options: StageOptions, from: Stri
         return
     }
     if summary.interrupted, let signalNumber = interruption.signalNumber {
-        let resume = ["train", stage.rawValue, options.recipe, "--resume", summary.finalCheckpoint.path]
+        let size = parallelism.communicator.size
+        let launcher = size > 1 ? ["mpirun", "-np", "\(size)"] : []
+        let resume = launcher + ["train", stage.rawValue, options.recipe, "--resume", summary.finalCheckpoint.path]
             + options.overrides.flatMap { ["--set", $0] }
         print("interrupted by \(Interruption.name(signalNumber)) after step \(summary.steps)/\(run.trainer.steps.totalSteps); "
               + "saved \(summary.finalCheckpoint.path)")

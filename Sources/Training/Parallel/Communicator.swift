@@ -21,6 +21,11 @@ public protocol Communicator: AnyObject {
 extension Communicator {
     public var isMain: Bool { rank == 0 }
 
+    /// Returns once every process has called it.
+    public func barrier() {
+        _ = allreduceSum([0])
+    }
+
     /// The sums of `values` over every process.
     public func allreduceSum(_ values: [Double]) -> [Double] {
         var sums = values

@@ -253,10 +253,17 @@ public final class Trainer {
             seconds: Double(DispatchTime.now().uptimeNanoseconds - runStart) / 1e9, interrupted: false)
     }
 
-    /// Rank 0 writes the checkpoint; every process returns its URL.
+    /// Rank 0 writes the checkpoint; every process returns its URL once it is written. (A rank
+    /// that went on would, at the end of an interrupted run, exit non-zero while rank 0 still
+    /// writes, and mpirun would end the job mid-save.)
     private func save(name: String) throws -> URL {
         let url = outputDirectory.appendingPathComponent(name)
-        guard communicator.isMain else { return url }
+        if communicator.isMain { try write(url) }
+        communicator.barrier()
+        return url
+    }
+
+    private func write(_ url: URL) throws {
         if let broken = parameters.first(where: { hasNonFinite($0.tensor) }) {
             throw NonFiniteError(checkpoint: url, parameter: broken.name)
         }
@@ -269,6 +276,5 @@ public final class Trainer {
                 schedule: schedule, dropoutGeneratorState: dropoutState.generator.state),
             to: url)
         try Checkpoint.pruneSteps(in: outputDirectory, keepLast: recipe.output.keepLast)
-        return url
     }
 }
