@@ -68,6 +68,7 @@ struct Inspect: ParsableCommand {
             }
             if !c.adapters.isEmpty { print("adapter:      \(describe(c.adapters))") }
             if !c.baseAdapters.isEmpty { print("base adapter: \(describe(c.baseAdapters)) (frozen, from the earlier stage)") }
+            if let head = c.rewardHead { print("reward head:  \(RewardHead.name) \(head.shape)") }
             if !c.weights.isEmpty {
                 print("weights:      \(c.weights.count) tensors, \(c.weights.values.reduce(0) { $0 + $1.count }) parameters (full fine-tuning)")
             }

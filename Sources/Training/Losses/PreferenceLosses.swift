@@ -78,6 +78,18 @@ struct PreferenceMetrics {
 
     mutating func add(_ name: String, sum: Double) { sums[name, default: 0] += sum }
 
+    /// A reward model's pairs: `rewards/chosen`, `rewards/rejected`, `accuracy` (share with
+    /// chosen > rejected) and `margin` (chosen - rejected), as TRL's RewardTrainer logs them.
+    mutating func add(chosenRewards: [Float], rejectedRewards: [Float]) {
+        for (chosen, rejected) in zip(chosenRewards, rejectedRewards) {
+            sums["rewards/chosen", default: 0] += Double(chosen)
+            sums["rewards/rejected", default: 0] += Double(rejected)
+            sums["accuracy", default: 0] += chosen > rejected ? 1 : 0
+            sums["margin", default: 0] += Double(chosen - rejected)
+        }
+        pairs += chosenRewards.count
+    }
+
     /// Every metric as a mean over the pairs seen; `prefix` names evaluation metrics.
     func means(prefix: String = "") -> [String: Double] {
         Dictionary(uniqueKeysWithValues: sums.map { (prefix + $0.key, $0.value / Double(max(pairs, 1))) })
