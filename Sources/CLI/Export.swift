@@ -37,7 +37,9 @@ struct Export: ParsableCommand {
             case .merged:
                 let baseURL = URL(fileURLWithPath: base)
                 let config = try MistralConfig(contentsOf: baseURL.appendingPathComponent("config.json"))
-                let dtype: DType = loaded.weights.isEmpty && loaded.baseWeights.isEmpty && config.savedDType == "bfloat16" ? .bfloat16 : .float32
+                // A reward model stays float32: merged into bf16 weights, the tiny model's rewards moved by up to 8e-3.
+                let adaptersOnly = loaded.weights.isEmpty && loaded.baseWeights.isEmpty && loaded.rewardHead == nil
+                let dtype: DType = adaptersOnly && config.savedDType == "bfloat16" ? .bfloat16 : .float32
                 let mistral = try Mistral.load(directory: baseURL, dtype: dtype)
                 try loaded.apply(to: mistral)
                 try MergedExport.write(mistral, sourceDirectory: baseURL, to: output)
