@@ -38,6 +38,17 @@ def _eval_batch(sp):
     return g.sft_batch(sp, records)
 
 
+def init_adapters(gen, named):
+    """Sets the LoRA tensors (PEFT name, parameter): A kaiming-uniform, B normal(0, 0.1); returns them as init.<name>."""
+    tensors = {}
+    with torch.no_grad():
+        for name, p in named:
+            value = g.kaiming_uniform_like(gen, p.shape) if ".lora_A." in name else 0.1 * g.randn(gen, *p.shape)
+            p.copy_(value)
+            tensors[f"init.{name}"] = value
+    return tensors
+
+
 def make_stacked_adapters():
     import peft
     import sentencepiece
@@ -207,12 +218,7 @@ def make_orpo_sequence():
     model, _ = g.lora_model()
     named = g.lora_parameters(model)
     params = [p for _, p in named]
-    tensors = {}
-    with torch.no_grad():
-        for name, p in named:
-            value = g.kaiming_uniform_like(gen, p.shape) if ".lora_A." in name else 0.1 * g.randn(gen, *p.shape)
-            p.copy_(value)
-            tensors[f"init.{name}"] = value
+    tensors = init_adapters(gen, named)
     orpo = g.trl_orpo_trainer(g.PREF_BETA)
     total, nlls = 0, []
     for record in records:  # one pair per micro-batch, as the paper's micro-batch 1
@@ -267,12 +273,8 @@ def make_reward():
     model = get_peft_model(base, config)
     named = g.lora_parameters(model)
     score = model.base_model.model.score.weight
-    tensors = {}
+    tensors = init_adapters(gen, named)
     with torch.no_grad():
-        for name, p in named:
-            value = g.kaiming_uniform_like(gen, p.shape) if ".lora_A." in name else 0.1 * g.randn(gen, *p.shape)
-            p.copy_(value)
-            tensors[f"init.{name}"] = value
         # Larger than transformers' normal(0, 0.02) init, so that the rewards differ well beyond rounding.
         score.copy_(0.5 * g.randn(gen, *score.shape))
         tensors["init.score.weight"] = score.detach().clone()

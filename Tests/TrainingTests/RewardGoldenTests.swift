@@ -17,13 +17,7 @@ final class RewardGoldenTests: XCTestCase {
         let golden = try golden.get()
         let folder = try Fixtures.tinyMistralFolder(self)
         let model = try Mistral.load(directory: folder)
-        for linear in model.linears {
-            let a = try golden.tensor("init.base_model.model.\(linear.name).lora_A.weight")
-            let b = try golden.tensor("init.base_model.model.\(linear.name).lora_B.weight")
-            a.requiresGrad = true
-            b.requiresGrad = true
-            linear.adapter = LoRAAdapter(a: a, b: b, alpha: 8, useRSLoRA: false, dropout: 0, dropoutState: nil)
-        }
+        try LoRAGoldenCase.attachInitialAdapters(model, from: golden, prefix: "init.")
         let head = try golden.tensor("init.score.weight")
         head.requiresGrad = true
         model.rewardHead = RewardHead(weight: head)
@@ -62,7 +56,7 @@ final class RewardGoldenTests: XCTestCase {
         var gradients = [("score.weight", try XCTUnwrap(model.rewardHead).weight)]
         for linear in model.linears {
             let adapter = try XCTUnwrap(linear.adapter)
-            gradients += [("base_model.model.\(linear.name).lora_A.weight", adapter.a), ("base_model.model.\(linear.name).lora_B.weight", adapter.b)]
+            gradients += [(LoRAGoldenCase.peftName(linear.name, "lora_A"), adapter.a), (LoRAGoldenCase.peftName(linear.name, "lora_B"), adapter.b)]
         }
         for (name, tensor) in gradients {
             let reference = try golden.tensor("grad.\(name)")
