@@ -65,7 +65,7 @@ public struct DemoPipeline {
             let sampling = bestOf == nil ? SamplingOptions(maxNewTokens: 96) : Self.bestOfSampling
             let results = BenchEvaluator(model: model, tokenizer: tokenizer, sampling: sampling, bestOf: bestOf).evaluate(bench)
             let lines = try results.enumerated().map { try $1.jsonLine(index: $0) }
-            let file = "bench-\(name.replacingOccurrences(of: " ", with: "-")).jsonl"
+            let file = "bench-\(name.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: " ", with: "-")).jsonl"
             try (lines.joined(separator: "\n") + "\n").write(toFile: path(file), atomically: true, encoding: .utf8)
             let average = Rubric.average(results.map(\.score))
             events(.benchmark(model: name, averages: average))
