@@ -16,8 +16,9 @@ struct Demo: ParsableCommand {
     @Option(help: "Seed of the data and the initial model.") var seed: UInt64 = 0
     @Option(help: "SFT recipe; its paths are redirected into --out.") var sftRecipe = "Recipes/demo-sft.yaml"
     @Option(help: "DPO recipe; its paths are redirected into --out.") var dpoRecipe = "Recipes/demo-dpo.yaml"
+    @Option(help: "Reward model recipe; its paths are redirected into --out.") var rmRecipe = "Recipes/demo-rm.yaml"
     @Option(help: "Folder holding the Mistral tokenizer.model.") var tokenizer = "assets/mistral"
-    @Option(name: .customLong("set"), help: "Override a key of both recipes, e.g. --set train.epochs=1 (repeatable).")
+    @Option(name: .customLong("set"), help: "Override a key of every recipe, e.g. --set train.epochs=1 (repeatable).")
     var overrides: [String] = []
 
     func run() throws {
@@ -29,6 +30,7 @@ struct Demo: ParsableCommand {
             pipeline.seed = seed
             pipeline.sftRecipe = sftRecipe
             pipeline.dpoRecipe = dpoRecipe
+            pipeline.rmRecipe = rmRecipe
             pipeline.tokenizerDirectory = tokenizer
             pipeline.overrides = overrides
             var progress = ProgressDisplay()
@@ -38,14 +40,14 @@ struct Demo: ParsableCommand {
                 case .started:
                     print("facet demo: openblas core \(BLAS.activeCore), \(kernelThreadCount) threads, output \(out)/")
                 case .data(let dataset, let instructions):
-                    print("1/6 data: \(dataset.train.count) SFT records (\(instructions) instructions x 3 system messages), "
+                    print("1/7 data: \(dataset.train.count) SFT records (\(instructions) instructions x 3 system messages), "
                           + "\(dataset.pairs.count) preference pairs, \(dataset.bench.count) benchmark prompts with unseen instructions and preference combinations")
                 case .baseModel(let config):
-                    print("2/6 random demo Mistral (hidden \(config.hiddenSize), \(config.numHiddenLayers) layers), scored untrained:")
+                    print("2/7 random demo Mistral (hidden \(config.hiddenSize), \(config.numHiddenLayers) layers), scored untrained:")
                 case .benchmark(let model, let average):
                     print("   benchmark (\(model)): " + RubricScore.keys.map { String(format: "%@ %.2f", $0, average[$0] ?? 0) }.joined(separator: ", "))
                 case .stage(let name, let recipe, let from):
-                    print("\(stageNumber)/6 \(name) (\(recipe))" + (from.map { " from \($0.path)" } ?? "") + ":")
+                    print("\(stageNumber)/7 \(name) (\(recipe))" + (from.map { " from \($0.path)" } ?? "") + ":")
                     stageNumber += 1
                     progress = ProgressDisplay()
                 case .training(let trainingEvent):
@@ -53,11 +55,11 @@ struct Demo: ParsableCommand {
                 case .stageFinished:
                     progress.finish()
                 case .generationsStarted:
-                    print("5/6 one unseen prompt under two different system messages (after DPO):")
+                    print("6/7 one unseen prompt under two different system messages (after DPO):")
                 case .generation(let generation):
                     print("   [system] \(generation.system ?? "")\n   [prompt] \(generation.prompt)\n   [answer] \(generation.response.replacingOccurrences(of: "\n", with: "\n            "))")
                 case .report(let url, let seconds):
-                    print("6/6 report: \(url.path) (\(formatDuration(seconds)))")
+                    print("7/7 report: \(url.path) (\(formatDuration(seconds)))")
                 }
             }
         }

@@ -13,11 +13,13 @@ struct Eval: AsyncParsableCommand {
     var data: String?
     @OptionGroup var bench: BenchArguments
     @OptionGroup var sampling: SamplingArguments
+    @OptionGroup var bestOf: BestOfArguments
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
 
     func validate() throws {
         guard (data == nil) != (bench.bench == nil) else { throw ValidationError("give --data or --bench") }
         if data != nil && bench.out != nil { throw ValidationError("--out goes with --bench") }
+        if data != nil && bestOf.bestOf != nil { throw ValidationError("--best-of goes with --bench") }
     }
 
     func run() async throws {
@@ -32,7 +34,8 @@ struct Eval: AsyncParsableCommand {
 
     private func runBench() async throws {
         let (pipeline, judgeName) = try bench.pipeline()
-        let options = sampling.options(defaultMaxNewTokens: 96)
+        let options = sampling.options(defaultMaxNewTokens: 96, sampledByDefault: bestOf.bestOf != nil)
+        let chooser = try bestOf.load(model, sampling: options)
         var evaluator: BenchEvaluator?
         let progress = ProgressLine()
         let (results, scores) = try await pipeline.run(answer: { index, record in
@@ -40,7 +43,7 @@ struct Eval: AsyncParsableCommand {
                 let tokenizer = try model.loadTokenizer()
                 let mistral = try policy.load(model)
                 try mistral.check(tokenizer)
-                evaluator = BenchEvaluator(model: mistral, tokenizer: tokenizer, sampling: options)
+                evaluator = BenchEvaluator(model: mistral, tokenizer: tokenizer, sampling: options, bestOf: chooser)
             }
             return evaluator!.answer(system: record.system, prompt: record.prompt, index: index)
         }, events: { event in progress.show(event) })

@@ -34,6 +34,9 @@ struct Export: ParsableCommand {
             }
             guard let base = model ?? loaded?.baseModel else { throw ValidationError("give a checkpoint or --model") }
             if format == .peft, let loaded {
+                guard loaded.rewardHead == nil else {
+                    throw ValidationError("\(checkpoint ?? "") is a reward model, whose score head a PEFT adapter does not carry: use --format merged")
+                }
                 guard !loaded.adapters.isEmpty, loaded.baseWeights.isEmpty else {
                     throw ValidationError("\(checkpoint ?? "") holds full fine-tuned weights (its own or of the stage it continued from), which an adapter cannot carry: use --format merged")
                 }
@@ -41,10 +44,14 @@ struct Export: ParsableCommand {
                 print("wrote PEFT adapter (\(loaded.adapters.count) modules) to \(out)")
                 return
             }
+            if format == .gguf, loaded?.rewardHead != nil {
+                throw ValidationError("\(checkpoint ?? "") is a reward model, whose score head GGUF's llama architecture cannot carry: use --format merged")
+            }
             let source = try ModelSource(path: base)
-            let fullWeights = !(loaded.map { $0.weights.isEmpty && $0.baseWeights.isEmpty } ?? true)
+            // A reward model stays float32: merged into bf16 weights, the tiny model's rewards moved by up to 8e-3.
+            let adaptersOnly = loaded.map { $0.weights.isEmpty && $0.baseWeights.isEmpty && $0.rewardHead == nil } ?? true
             let savedDType = try source.config().savedDType
-            let dtype: DType = format == .merged && !fullWeights && savedDType == "bfloat16" ? .bfloat16 : .float32
+            let dtype: DType = format == .merged && adaptersOnly && savedDType == "bfloat16" ? .bfloat16 : .float32
             let mistral = try source.load(dtype: dtype)
             try loaded?.apply(to: mistral)
             if format == .gguf {
@@ -84,6 +91,7 @@ struct Inspect: ParsableCommand {
             }
             if !c.adapters.isEmpty { print("adapter:      \(describe(c.adapters))") }
             if !c.baseAdapters.isEmpty { print("base adapter: \(describe(c.baseAdapters)) (frozen, from the earlier stage)") }
+            if let head = c.rewardHead { print("reward head:  \(RewardHead.name) \(head.shape)") }
             if !c.weights.isEmpty {
                 print("weights:      \(c.weights.count) tensors, \(c.weights.values.reduce(0) { $0 + $1.count }) parameters (full fine-tuning)")
             }

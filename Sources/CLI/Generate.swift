@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Model
 import Tokenizer
@@ -13,6 +14,7 @@ struct Generate: ParsableCommand {
     @Option(help: "System message (the user's preferences).") var system: String = ""
     @Option(help: "The instruction.") var prompt: String
     @OptionGroup var sampling: SamplingArguments
+    @OptionGroup var bestOf: BestOfArguments
 
     func run() throws {
         try reportingErrors {
@@ -20,8 +22,16 @@ struct Generate: ParsableCommand {
             let mistral = try policy.load(model)
             try mistral.check(tokenizer)
             let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
+            let options = sampling.options(defaultMaxNewTokens: 256, sampledByDefault: bestOf.bestOf != nil)
+            if let chooser = try bestOf.load(model, sampling: options) {
+                let choice = chooser.choose(policy: mistral, prompt: promptIds, options: options)
+                let rewards = choice.rewards.map { String(format: "%.4f", $0) }.joined(separator: ", ")
+                FileHandle.standardError.write(Data("best of \(chooser.samples): rewards [\(rewards)], kept answer \(choice.best + 1)\n".utf8))
+                writeOut(tokenizer.decode(choice.answer.filter { $0 != tokenizer.eosId }) + "\n")
+                return
+            }
             var decoder = Tokenizer.StreamingDecoder(tokenizer: tokenizer)
-            mistral.generate(prompt: promptIds, options: sampling.options(defaultMaxNewTokens: 256)) { id in
+            mistral.generate(prompt: promptIds, options: options) { id in
                 if id != tokenizer.eosId { writeOut(decoder.append(id)) }
                 return true
             }

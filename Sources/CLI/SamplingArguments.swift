@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evaluation
 import Model
 
 /// `--temperature --top-p --repetition-penalty --max-new-tokens --seed --paper-sampling`, for
@@ -22,12 +23,39 @@ struct SamplingArguments: ParsableArguments {
         }
     }
 
-    func options(defaultMaxNewTokens: Int) -> SamplingOptions {
+    /// - Parameter sampledByDefault: take the paper's temperature, top-p and repetition penalty
+    ///   unless told otherwise (best-of-n, where greedy answers would all be one).
+    func options(defaultMaxNewTokens: Int, sampledByDefault: Bool = false) -> SamplingOptions {
         var options = paperSampling ? SamplingOptions.paper(seed: seed) : SamplingOptions(maxNewTokens: defaultMaxNewTokens, seed: seed)
+        if sampledByDefault && !paperSampling {
+            let paper = SamplingOptions.paper()
+            (options.temperature, options.topP, options.repetitionPenalty) = (paper.temperature, paper.topP, paper.repetitionPenalty)
+        }
         if let maxNewTokens { options.maxNewTokens = maxNewTokens }
         if let temperature { options.temperature = temperature }
         if let topP { options.topP = topP }
         if let repetitionPenalty { options.repetitionPenalty = repetitionPenalty }
         return options
+    }
+}
+
+/// `--best-of N --reward RM.h5`: N sampled answers per prompt, the one the reward model scores
+/// highest kept.
+struct BestOfArguments: ParsableArguments {
+    @Option(help: "Sample this many answers per prompt (one pass over the prompt, its KV cache shared) and keep the one --reward scores highest; sampling defaults to the paper's.")
+    var bestOf: Int?
+    @Option(help: "The reward model's checkpoint (from `train rm`, on the same --model) that chooses among --best-of answers.")
+    var reward: String?
+
+    func validate() throws {
+        if let bestOf, bestOf < 1 { throw ValidationError("--best-of must be at least 1") }
+        if (bestOf == nil) != (reward == nil) { throw ValidationError("--best-of and --reward go together") }
+    }
+
+    /// The reward model on `model`, or nil without --best-of; refuses greedy `sampling`.
+    func load(_ model: ModelOptions, sampling: SamplingOptions) throws -> BestOfN? {
+        guard let bestOf, let reward else { return nil }
+        guard sampling.temperature > 0 else { throw ValidationError("--best-of needs sampled answers: --temperature must be above 0") }
+        return BestOfN(reward: try loadRewardScorer(model, checkpoint: reward), samples: bestOf)
     }
 }

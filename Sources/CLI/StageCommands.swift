@@ -4,7 +4,7 @@ import Foundation
 import Tensor
 import Training
 
-/// Options shared by `train sft | dpo | orpo`.
+/// Options shared by `train sft | dpo | orpo | rm`.
 struct StageOptions: ParsableArguments {
     @Argument(help: "The recipe (YAML).") var recipe: String
     @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set train.learning_rate=1e-4 (repeatable).")
@@ -61,6 +61,18 @@ struct ORPO: ParsableCommand {
 
     func run() throws {
         try reportingErrors { try runStage(.orpo, options, from: from) }
+    }
+}
+
+struct RM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Train a reward model (a scalar head, Bradley-Terry loss) on preference pairs.")
+
+    @OptionGroup var options: StageOptions
+    @Option(help: "Start from this checkpoint (an SFT model, as Janus-RM) instead of the base model.") var from: String?
+
+    func run() throws {
+        try reportingErrors { try runStage(.rm, options, from: from) }
     }
 }
 

@@ -7,7 +7,7 @@ struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Fine-tune Mistral-style models on CPU to follow preference system messages.",
-        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, Ablate.self, Eval.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, SpeedBench.self, Doctor.self, Report.self, SynthCommand.self, Serve.self])
+        subcommands: [Demo.self, SFT.self, DPO.self, ORPO.self, RM.self, Ablate.self, Eval.self, Score.self, InitModel.self, Generate.self, Tokenize.self, Export.self, Inspect.self, SpeedBench.self, Doctor.self, Report.self, SynthCommand.self, Serve.self])
 }
 
 struct SpeedBench: ParsableCommand {

@@ -35,24 +35,54 @@ extension Mistral {
     public func generate(prompt: [Int32], options: SamplingOptions, onToken: (Int32) -> Bool = { _ in true }) -> [Int32] {
         require(!prompt.isEmpty, "generate: empty prompt")
         return withoutGradients {
-            let cache = KVCache(config: config, capacity: prompt.count + options.maxNewTokens)
+            let (cache, scores) = prefill(prompt, capacity: prompt.count + options.maxNewTokens)
             var generator = RandomGenerator(seed: options.seed)
-            var produced = [Int32]()
-            var seen = Set(prompt)
-            var step = TokenBatch(ids: prompt, batch: 1, tokens: prompt.count)
-            while produced.count < options.maxNewTokens {
-                let hidden = hiddenStates(step, cache: cache)
-                let last = hidden.slice(axis: 1, (step.tokens - 1)..<step.tokens).reshaped([1, config.hiddenSize])
-                var scores = logits(last).scalars
-                Self.penalizeRepetition(&scores, seen: seen, penalty: options.repetitionPenalty)
-                let next = Self.sample(scores, options: options, generator: &generator)
-                produced.append(next)
-                seen.insert(next)
-                if !onToken(next) || next == config.eosTokenId { break }
-                step = TokenBatch(ids: [next], batch: 1, tokens: 1, positions: [Int32(cache.length)])
-            }
-            return produced
+            return decode(prompt: prompt, cache: cache, scores: scores, options: options, generator: &generator, onToken: onToken)
         }
+    }
+
+    /// `count` answers to `prompt` (best-of-n), all continuing one pass over the prompt: each
+    /// starts from a copy of its KV cache. Answer i samples from seed `options.seed + i * phi`
+    /// (answer 0 is what `generate` gives).
+    public func generateSamples(prompt: [Int32], count: Int, options: SamplingOptions) -> [[Int32]] {
+        require(!prompt.isEmpty, "generate: empty prompt")
+        return withoutGradients {
+            let (cache, scores) = prefill(prompt, capacity: prompt.count + options.maxNewTokens)
+            return (0..<count).map { index in
+                var generator = RandomGenerator(seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+                return decode(prompt: prompt, cache: cache.copy(), scores: scores, options: options, generator: &generator) { _ in true }
+            }
+        }
+    }
+
+    /// The prompt's keys and values in a fresh cache, and the logits of its last position.
+    private func prefill(_ prompt: [Int32], capacity: Int) -> (KVCache, [Float]) {
+        let cache = KVCache(config: config, capacity: capacity)
+        return (cache, nextLogits(TokenBatch(ids: prompt, batch: 1, tokens: prompt.count), cache: cache))
+    }
+
+    private func nextLogits(_ step: TokenBatch, cache: KVCache) -> [Float] {
+        let hidden = hiddenStates(step, cache: cache)
+        return logits(hidden.slice(axis: 1, (step.tokens - 1)..<step.tokens).reshaped([1, config.hiddenSize])).scalars
+    }
+
+    /// Samples tokens after the cached prompt, `scores` being the logits of its last position.
+    private func decode(
+        prompt: [Int32], cache: KVCache, scores: [Float], options: SamplingOptions, generator: inout RandomGenerator,
+        onToken: (Int32) -> Bool
+    ) -> [Int32] {
+        var produced = [Int32]()
+        var seen = Set(prompt)
+        var scores = scores
+        while produced.count < options.maxNewTokens {
+            Self.penalizeRepetition(&scores, seen: seen, penalty: options.repetitionPenalty)
+            let next = Self.sample(scores, options: options, generator: &generator)
+            produced.append(next)
+            seen.insert(next)
+            if !onToken(next) || next == config.eosTokenId || produced.count == options.maxNewTokens { break }
+            scores = nextLogits(TokenBatch(ids: [next], batch: 1, tokens: 1, positions: [Int32(cache.length)]), cache: cache)
+        }
+        return produced
     }
 
     /// HF's `RepetitionPenaltyLogitsProcessor`: each token in `seen` has its logit divided by

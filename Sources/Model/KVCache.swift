@@ -10,14 +10,28 @@ public final class KVCache {
     private let rowWidth: Int
     private let kvHeads: Int, headDim: Int
 
-    public init(config: MistralConfig, capacity: Int) {
+    public convenience init(config: MistralConfig, capacity: Int) {
+        self.init(layers: config.numHiddenLayers, kvHeads: config.numKeyValueHeads, headDim: config.headDim, capacity: capacity)
+    }
+
+    private init(layers: Int, kvHeads: Int, headDim: Int, capacity: Int) {
         self.capacity = capacity
-        kvHeads = config.numKeyValueHeads
-        headDim = config.headDim
-        let width = config.numKeyValueHeads * config.headDim
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        let width = kvHeads * headDim
         rowWidth = width
-        keys = (0..<config.numHiddenLayers).map { _ in Storage(count: capacity * width) }
-        values = (0..<config.numHiddenLayers).map { _ in Storage(count: capacity * width) }
+        keys = (0..<layers).map { _ in Storage(count: capacity * width) }
+        values = (0..<layers).map { _ in Storage(count: capacity * width) }
+    }
+
+    /// A cache of its own holding the same tokens (the prompt that several answers continue).
+    public func copy() -> KVCache {
+        let copy = KVCache(layers: keys.count, kvHeads: kvHeads, headDim: headDim, capacity: capacity)
+        for (source, target) in zip(keys + values, copy.keys + copy.values) {
+            target.floats.update(from: source.floats, count: length * rowWidth)
+        }
+        copy.length = length
+        return copy
     }
 
     /// Appends this step's key/value [1, tokens, kvHeads, headDim] for `layer` and returns all

@@ -63,6 +63,8 @@ public final class Mistral {
     public let norm: Tensor  // [hidden]
     /// `embedTokens` itself when the config ties them.
     public let lmHead: Tensor  // [vocab, hidden]
+    /// The scalar head of a reward model (`stage: rm`); the LM head is then unused.
+    public var rewardHead: RewardHead?
     /// Recompute each decoder layer during backward instead of keeping its activations.
     public var recomputesActivations = false
     /// The dropout state of the adapters, replayed when a layer is recomputed.
@@ -136,13 +138,15 @@ public final class Mistral {
     }
 
     /// The trained tensors: adapter matrices (`<module>.lora_A`, `<module>.lora_B`) when the
-    /// model has adapters, otherwise every weight.
+    /// model has adapters, otherwise every weight (but the LM head of a reward model); then the
+    /// reward head, if any.
     public var trainableParameters: [Parameter] {
+        let head = rewardHead.map { [Parameter(name: RewardHead.name, tensor: $0.weight)] } ?? []
         let adapted = linears.compactMap { linear in linear.adapter.map { (linear.name, $0) } }
-        if adapted.isEmpty { return namedWeights }
+        if adapted.isEmpty { return namedWeights.filter { rewardHead == nil || $0.tensor !== lmHead } + head }
         return adapted.flatMap { name, adapter in
             [Parameter(name: "\(name).lora_A", tensor: adapter.a), Parameter(name: "\(name).lora_B", tensor: adapter.b)]
-        }
+        } + head
     }
 
     /// Overwrites float32 weights with the given values by HF name; `source` names the file

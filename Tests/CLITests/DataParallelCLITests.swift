@@ -85,10 +85,10 @@ final class DataParallelCLITests: XCTestCase {
         try assertSameAdapters(directory.appendingPathComponent("resumed/final.h5"), directory.appendingPathComponent("two/final.h5"))
     }
 
-    func testDPOAndORPOOnTwoRanksEqualOneProcessWithTwiceTheAccumulation() throws {
+    func testDPOORPOAndRewardModelOnTwoRanksEqualOneProcessWithTwiceTheAccumulation() throws {
         let directory = try Fixtures.temporaryDirectory(self)
         let model = try Fixtures.tinyMistralFolder(self)
-        for stage in ["dpo", "orpo"] {
+        for stage in ["dpo", "orpo", "rm"] {
             // DPO's reference log-probs precomputed, in shards under mpirun.
             let recipe = try writePreferenceRecipe(stage, in: directory, model: model, extra: stage == "dpo" ? "dpo: {precompute_reference: true}" : "")
             // One thread in every process: at step 1 the rewards are rounding noise around 0 (the
@@ -103,7 +103,7 @@ final class DataParallelCLITests: XCTestCase {
             XCTAssertEqual(two.status, 0, two.stdout + two.stderr)
             let a = try steps(directory.appendingPathComponent("\(stage)-two")), b = try steps(directory.appendingPathComponent("\(stage)-one"))
             XCTAssertGreaterThan(b.count, 2, stage)
-            XCTAssertNotNil(a.first?["rewards/accuracies"], stage)
+            XCTAssertNotNil(a.first?[stage == "rm" ? "accuracy" : "rewards/accuracies"], stage)
             if stage == "orpo" { XCTAssertNotNil(a.first?["nll_loss"]) }
             assertSameSteps(a, b)
             // Evaluation (on rank 0) and its metrics, once per evaluation.

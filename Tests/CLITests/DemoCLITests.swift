@@ -10,22 +10,26 @@ final class DemoCLITests: XCTestCase {
         let directory = try Fixtures.temporaryDirectory(self)
         let sft = Fixtures.repository.appendingPathComponent("Recipes/demo-sft.yaml")
         let dpo = Fixtures.repository.appendingPathComponent("Recipes/demo-dpo.yaml")
+        let rm = Fixtures.repository.appendingPathComponent("Recipes/demo-rm.yaml")
         let out = directory.appendingPathComponent("demo")
         let demo = try runTrain([
             "demo", "--out", out.path, "--instructions", "12", "--bench-instructions", "2", "--sft-recipe", sft.path,
-            "--dpo-recipe", dpo.path, "--tokenizer", Fixtures.tokenizerModel.deletingLastPathComponent().path,
+            "--dpo-recipe", dpo.path, "--rm-recipe", rm.path, "--tokenizer", Fixtures.tokenizerModel.deletingLastPathComponent().path,
             "--set", "train.epochs=1",
         ])
         XCTAssertEqual(demo.status, 0, demo.stderr)
-        for expected in ["1/6 data: 36 SFT records", "benchmark (untrained)", "benchmark (after SFT)", "benchmark (after DPO)", "6/6 report:"] {
+        for expected in [
+            "1/7 data: 36 SFT records", "benchmark (untrained)", "benchmark (after SFT)", "benchmark (after DPO)", "5/7 RM",
+            "benchmark (after DPO, best of 4)", "7/7 report:",
+        ] {
             XCTAssertTrue(demo.stdout.contains(expected), "demo output lacks \(expected):\n\(demo.stdout)")
         }
         let report = try ReportDocument.load(out.appendingPathComponent("report.json"))
-        XCTAssertEqual(report.benchmark?.rows.map(\.model), ["untrained", "after SFT", "after DPO"])
+        XCTAssertEqual(report.benchmark?.rows.map(\.model), ["untrained", "after SFT", "after DPO", "after DPO, best of 4"])
         XCTAssertEqual(report.generations.count, 2)
         XCTAssertNotEqual(report.generations[0].system, report.generations[1].system)
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
-        XCTAssertTrue(html.contains("<svg") && html.contains("after DPO"))
+        XCTAssertTrue(html.contains("<svg") && html.contains("after DPO") && html.contains("RM: reward margins and accuracies"))
 
         for (option, name) in [("--instructions", "instructions"), ("--bench-instructions", "bench-instructions")] {
             let zero = try runTrain(["demo", "--out", directory.appendingPathComponent("zero-\(name)").path, option, "0"])

@@ -38,6 +38,17 @@ def _eval_batch(sp):
     return g.sft_batch(sp, records)
 
 
+def init_adapters(gen, named):
+    """Sets the LoRA tensors (PEFT name, parameter): A kaiming-uniform, B normal(0, 0.1); returns them as init.<name>."""
+    tensors = {}
+    with torch.no_grad():
+        for name, p in named:
+            value = g.kaiming_uniform_like(gen, p.shape) if ".lora_A." in name else 0.1 * g.randn(gen, *p.shape)
+            p.copy_(value)
+            tensors[f"init.{name}"] = value
+    return tensors
+
+
 def make_stacked_adapters():
     import peft
     import sentencepiece
@@ -207,12 +218,7 @@ def make_orpo_sequence():
     model, _ = g.lora_model()
     named = g.lora_parameters(model)
     params = [p for _, p in named]
-    tensors = {}
-    with torch.no_grad():
-        for name, p in named:
-            value = g.kaiming_uniform_like(gen, p.shape) if ".lora_A." in name else 0.1 * g.randn(gen, *p.shape)
-            p.copy_(value)
-            tensors[f"init.{name}"] = value
+    tensors = init_adapters(gen, named)
     orpo = g.trl_orpo_trainer(g.PREF_BETA)
     total, nlls = 0, []
     for record in records:  # one pair per micro-batch, as the paper's micro-batch 1
@@ -239,4 +245,79 @@ def make_orpo_sequence():
         "loss": "[1] mean over the 3 pairs of trl.experimental.orpo.ORPOTrainer.get_batch_loss_metrics on each pair alone (beta 0.1): NLL = token mean over that chosen sequence (prompt after BOS and response) minus beta * logsigmoid(log odds); what HF's Trainer gives with micro-batch 1 and 3 accumulation steps",
         "nll": "[1] mean over the pairs of TRL's nll_loss (per-sequence token means)",
         "grad": "grad.<PEFT name>: d loss / d adapter tensor",
+    })
+
+
+REWARD_MARGIN = 0.5
+REWARD_CENTER = 0.01
+
+
+def make_reward():
+    import peft
+    import sentencepiece
+    import trl
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import MistralForSequenceClassification
+    from trl import RewardTrainer
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=g.TOKENIZER_MODEL)
+    records = _records("tiny-mistral-pairs-3.jsonl")
+    input_ids, attention_mask, _, rows = g.preference_batch(sp, records)
+    gen = g.generator(13003)
+    base = MistralForSequenceClassification.from_pretrained(
+        g.TINY_DIR, num_labels=1, pad_token_id=0, dtype=torch.float32, attn_implementation="eager")
+    config = LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=g.LORA_TARGETS, bias="none")
+    model = get_peft_model(base, config)
+    named = g.lora_parameters(model)
+    score = model.base_model.model.score.weight
+    tensors = init_adapters(gen, named)
+    with torch.no_grad():
+        # Larger than transformers' normal(0, 0.02) init, so that the rewards differ well beyond rounding.
+        score.copy_(0.5 * g.randn(gen, *score.shape))
+        tensors["init.score.weight"] = score.detach().clone()
+    score.requires_grad_(True)
+    model.train()
+
+    trainer = object.__new__(RewardTrainer)  # the attributes RewardTrainer.compute_loss reads
+    trainer.model = model
+    trainer.accelerator = g._OneProcessAccelerator()
+    trainer.args = SimpleNamespace(center_rewards_coefficient=REWARD_CENTER)
+    trainer._metrics = {"train": defaultdict(list), "eval": defaultdict(list)}
+    trainer._total_train_tokens = 0
+    trainer._tp_size = 1
+    n = len(records)
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask, "margin": torch.full((n,), REWARD_MARGIN)}
+    loss, outputs = trainer.compute_loss(model, inputs, return_outputs=True)
+    rewards = outputs.logits.squeeze(-1).detach()
+    grads = torch.autograd.grad(loss, [p for _, p in named] + [score])
+    for (name, _), grad in zip(named, grads):
+        tensors[f"grad.{name}"] = grad
+    tensors["grad.score.weight"] = grads[-1]
+    metrics = {k: v[0] for k, v in trainer._metrics["train"].items()}
+
+    model.eval()
+    merged = model.merge_and_unload()  # the merged MistralForSequenceClassification an export holds
+    with torch.no_grad():
+        merged_rewards = merged(input_ids=input_ids, attention_mask=attention_mask).logits.squeeze(-1)
+    assert (merged_rewards - rewards).abs().max() < 1e-5, (merged_rewards, rewards)
+    last = torch.tensor([len(p) + len(r) - 1 for p, r in rows], dtype=torch.float32)
+    tensors.update({
+        "loss": loss.detach().reshape(1), "rewards_chosen": rewards[:n], "rewards_rejected": rewards[n:], "last_token": last,
+        "accuracy": torch.tensor([metrics["accuracy"]]), "margin": torch.tensor([metrics["margin"]]),
+    })
+    print(f"reward: loss {loss.item():.7f}, rewards {rewards.tolist()}, metrics {metrics}")
+    g.save("reward", tensors, {
+        "trl_version": trl.__version__,
+        "peft_version": peft.__version__,
+        "model": "Tests/Fixtures/tiny-mistral as transformers MistralForSequenceClassification (num_labels 1, pad_token_id 0), float32, eager attention, + peft LoRA r=4, lora_alpha=8 on all seven projections; A kaiming-uniform, B normal(0, 0.1), score.weight 0.5 * normal from torch.Generator(13003); stored as init.<PEFT name> and init.score.weight",
+        "data": "Tests/Fixtures/tiny-mistral-pairs-3.jsonl, one batch: rows c0, c1, c2, r0, r1, r2 in the JANUS template (BOS + prompt, response + EOS), right-padded with 0",
+        "loss": f"[1] trl.RewardTrainer.compute_loss: -logsigmoid(r_c - r_r - margin).mean() + center_rewards_coefficient * mean((r_c + r_r)^2), margin {REWARD_MARGIN} for every pair, coefficient {REWARD_CENTER}",
+        "rewards": "rewards_chosen, rewards_rejected [3]: the score of each row's last non-padding token (the EOS); the merged model (merge_and_unload) gives the same within 1e-5",
+        "last_token": "[6] index of that token in each row",
+        "grad": "grad.<PEFT name>, grad.score.weight: d loss / d tensor",
+        "metrics": "accuracy, margin [1]: TRL's logged metrics (share with r_c > r_r; mean r_c - r_r)",
+        "margin_value": REWARD_MARGIN, "center_rewards_coefficient": REWARD_CENTER,
     })

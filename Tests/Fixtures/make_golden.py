@@ -1319,7 +1319,7 @@ def make_repetition_penalty():
 
 
 GROUPS = ["rmsnorm", "rope", "attention", "cross_entropy", "tiny_mistral", "lora_training", "preference", "bf16_compute", "repetition_penalty"]
-STAGE_GROUPS = ["stacked_adapters", "full_dpo", "chatml", "orpo_sequence"]  # in golden_stages.py
+STAGE_GROUPS = ["stacked_adapters", "full_dpo", "chatml", "orpo_sequence", "reward"]  # in golden_stages.py
 
 
 def main():

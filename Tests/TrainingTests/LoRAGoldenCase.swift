@@ -19,10 +19,11 @@ enum LoRAGoldenCase {
         return MicroBatch(rows: examples.map { [$0] }, packed: false)
     }
 
-    static func attachInitialAdapters(_ model: Mistral, from golden: SafetensorsFile, useRSLoRA: Bool = false) throws {
+    /// Trainable adapters (alpha 8) on every linear layer from a golden's `<prefix><PEFT name>` tensors.
+    static func attachInitialAdapters(_ model: Mistral, from golden: SafetensorsFile, prefix: String = "grad0_init.", useRSLoRA: Bool = false) throws {
         for linear in model.linears {
-            let a = try golden.tensor("grad0_init." + peftName(linear.name, "lora_A"))
-            let b = try golden.tensor("grad0_init." + peftName(linear.name, "lora_B"))
+            let a = try golden.tensor(prefix + peftName(linear.name, "lora_A"))
+            let b = try golden.tensor(prefix + peftName(linear.name, "lora_B"))
             a.requiresGrad = true
             b.requiresGrad = true
             linear.adapter = LoRAAdapter(a: a, b: b, alpha: 8, useRSLoRA: useRSLoRA, dropout: 0, dropoutState: nil)

@@ -45,13 +45,7 @@ final class PreferenceGoldenTests: XCTestCase {
     private func tinyModel(adaptersFrom golden: SafetensorsFile) throws -> (Mistral, URL) {
         let folder = try Fixtures.tinyMistralFolder(self)
         let model = try Mistral.load(directory: folder)
-        for linear in model.linears {
-            let a = try golden.tensor("init.base_model.model.\(linear.name).lora_A.weight")
-            let b = try golden.tensor("init.base_model.model.\(linear.name).lora_B.weight")
-            a.requiresGrad = true
-            b.requiresGrad = true
-            linear.adapter = LoRAAdapter(a: a, b: b, alpha: 8, useRSLoRA: false, dropout: 0, dropoutState: nil)
-        }
+        try LoRAGoldenCase.attachInitialAdapters(model, from: golden, prefix: "init.")
         return (model, folder)
     }
 

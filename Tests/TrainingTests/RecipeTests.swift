@@ -197,7 +197,7 @@ final class RecipeTests: XCTestCase {
     func testUnknownKeysNameTheirPathAndTheAllowedKeys() {
         assertError(
             Self.minimal + "\ntrian:\n  epochs: 1", keyPath: "trian",
-            "unknown key; allowed keys: stage, model, lora, data, train, dpo, orpo, output")
+            "unknown key; allowed keys: stage, model, lora, data, train, dpo, orpo, rm, output")
         assertError(minimal(with: "train", "lerning_rate: 1e-4"), keyPath: "train.lerning_rate", "learning_rate", "warmup_ratio")
         assertError(minimal(with: "lora", "rank: 8"), keyPath: "lora.rank", "allowed keys: r, alpha, dropout, target_modules, use_rslora")
         assertError(Self.minimal + "\ndpo: {beta: 0.1, gamma: 1}", keyPath: "dpo.gamma", "beta, loss, label_smoothing")
@@ -359,9 +359,9 @@ final class RecipeTests: XCTestCase {
         let lines = try parse(Self.minimal).resolvedYAML.split(separator: "\n")
         XCTAssertEqual(
             lines.filter { !$0.hasPrefix(" ") }.map { $0.split(separator: ":")[0] },
-            ["stage", "model", "lora", "data", "train", "dpo", "orpo", "output"])
+            ["stage", "model", "lora", "data", "train", "dpo", "orpo", "rm", "output"])
         XCTAssertEqual(lines.filter { $0.hasPrefix("  ") }.count, Recipe.keyPaths.filter { $0.contains(".") && !$0.hasPrefix("lora.") }.count)
-        XCTAssertEqual(Recipe.keyPaths.count, 45)
+        XCTAssertEqual(Recipe.keyPaths.count, 47)
         XCTAssertTrue(lines.contains("lora: null"))
         XCTAssertTrue(try parse(Self.full).resolvedYAML.contains("  target_modules: [q_proj, v_proj]\n"))
     }

@@ -15,16 +15,19 @@ public struct BenchResponse: Sendable {
     }
 }
 
-/// A model answering benchmark prompts (greedily unless told otherwise).
+/// A model answering benchmark prompts (greedily unless told otherwise), or keeping the best of
+/// several sampled answers by a reward model.
 public struct BenchEvaluator {
     public let model: Mistral
     public let tokenizer: Tokenizer
     public var sampling: SamplingOptions
+    public var bestOf: BestOfN?
 
-    public init(model: Mistral, tokenizer: Tokenizer, sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96)) {
+    public init(model: Mistral, tokenizer: Tokenizer, sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil) {
         self.model = model
         self.tokenizer = tokenizer
         self.sampling = sampling
+        self.bestOf = bestOf
     }
 
     /// The answer to `prompt` under `system`, as text (EOS not included). A sampled answer
@@ -33,15 +36,17 @@ public struct BenchEvaluator {
     public func answer(system: String, prompt: String, index: Int = 0) -> String {
         var options = sampling
         options.seed &+= UInt64(index)
-        let ids = model.generate(prompt: ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer), options: options)
+        let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
+        let ids = bestOf.map { $0.choose(policy: model, prompt: promptIds, options: options).answer }
+            ?? model.generate(prompt: promptIds, options: options)
         return tokenizer.decode(ids.filter { $0 != tokenizer.eosId })
     }
 
     /// Answers every benchmark record and scores it with the rule-based rubric (the demo's
     /// synthetic bench).
     public func evaluate(_ records: [BenchRecord]) -> [BenchResponse] {
-        records.map { record in
-            let response = answer(system: record.system, prompt: record.prompt)
+        records.enumerated().map { index, record in
+            let response = answer(system: record.system, prompt: record.prompt, index: index)
             return BenchResponse(response: response, score: Rubric.score(response, for: record))
         }
     }

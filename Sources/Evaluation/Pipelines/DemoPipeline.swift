@@ -20,7 +20,8 @@ public enum DemoEvent {
 }
 
 /// The main job out of the box: synthetic data, a tiny Mistral trained from scratch by SFT,
-/// then DPO, the benchmark scored before and after each stage, and a report.
+/// then DPO, a reward model from the SFT model choosing the best of several sampled answers of
+/// the DPO model, the benchmark scored before and after each stage, and a report.
 public struct DemoPipeline {
     public var output: URL
     public var instructions = 300
@@ -30,6 +31,9 @@ public struct DemoPipeline {
     /// Recipes whose paths (model, data, output) are redirected into `output`.
     public var sftRecipe = "Recipes/demo-sft.yaml"
     public var dpoRecipe = "Recipes/demo-dpo.yaml"
+    public var rmRecipe = "Recipes/demo-rm.yaml"
+    /// Answers sampled per benchmark prompt for best-of-n.
+    public var bestOf = 4
     /// A folder holding the Mistral tokenizer.model.
     public var tokenizerDirectory = "assets/mistral"
     /// `KEY=VALUE` recipe overrides applied to both stages (the paths stay redirected).
@@ -57,10 +61,11 @@ public struct DemoPipeline {
         try MergedExport.write(base, sourceDirectory: URL(fileURLWithPath: tokenizerDirectory), to: output.appendingPathComponent("model"))
         let tokenizer = try Tokenizer.load(modelDirectory: output.appendingPathComponent("model"))
         let bench = try BenchReader.readSynthetic(output.appendingPathComponent("data/bench.jsonl"))
-        func score(_ name: String, _ model: Mistral) throws -> ReportDocument.Benchmark.Row {
-            let results = BenchEvaluator(model: model, tokenizer: tokenizer).evaluate(bench)
+        func score(_ name: String, _ model: Mistral, bestOf: BestOfN? = nil) throws -> ReportDocument.Benchmark.Row {
+            let sampling = bestOf == nil ? SamplingOptions(maxNewTokens: 96) : Self.bestOfSampling
+            let results = BenchEvaluator(model: model, tokenizer: tokenizer, sampling: sampling, bestOf: bestOf).evaluate(bench)
             let lines = try results.enumerated().map { try $1.jsonLine(index: $0) }
-            let file = "bench-\(name.replacingOccurrences(of: " ", with: "-")).jsonl"
+            let file = "bench-\(name.replacingOccurrences(of: ",", with: "").replacingOccurrences(of: " ", with: "-")).jsonl"
             try (lines.joined(separator: "\n") + "\n").write(toFile: path(file), atomically: true, encoding: .utf8)
             let average = Rubric.average(results.map(\.score))
             events(.benchmark(model: name, averages: average))
@@ -86,6 +91,15 @@ public struct DemoPipeline {
         _ = try train(dpoRun, events)
         rows.append(try score("after DPO", dpoRun.model))
 
+        let rm = try Recipe.load(URL(fileURLWithPath: rmRecipe), overrides: redirect + [
+            "data.train=\(path("data/pairs.jsonl"))", "data.eval=\(path("data/pairs-heldout.jsonl"))", "output.dir=\(path("rm"))",
+        ])
+        events(.stage(name: "RM", recipe: rmRecipe, from: sftSummary.finalCheckpoint))
+        let rmRun = try TrainingRun(recipe: rm, from: sftSummary.finalCheckpoint)
+        _ = try train(rmRun, events)
+        let chooser = BestOfN(reward: try RewardScorer(model: rmRun.model, tokenizer: tokenizer, source: rmRecipe), samples: bestOf)
+        rows.append(try score("after DPO, best of \(bestOf)", dpoRun.model, bestOf: chooser))
+
         events(.generationsStarted)
         let sample = bench.filter { $0.prompt == bench[0].prompt }.prefix(2)
         let evaluator = BenchEvaluator(model: dpoRun.model, tokenizer: tokenizer)
@@ -103,15 +117,22 @@ public struct DemoPipeline {
             title: "Facet demo: a tiny Mistral learns to follow unseen system messages",
             subtitle: "Synthetic Multifaceted Collection (\(dataset.train.count) records), SFT from scratch then DPO; "
                 + "\(kernelThreadCount) CPU threads, OpenBLAS \(BLAS.activeCore); \(formatDuration(seconds)) in all",
-            stages: [.init(name: "SFT", metrics: "sft/metrics.jsonl"), .init(name: "DPO", metrics: "dpo/metrics.jsonl")],
+            stages: [
+                .init(name: "SFT", metrics: "sft/metrics.jsonl"), .init(name: "DPO", metrics: "dpo/metrics.jsonl"),
+                .init(name: "RM", metrics: "rm/metrics.jsonl"),
+            ],
             benchmark: .init(columns: RubricScore.keys, rows: rows),
             generations: generations, ablation: nil,
             notes: [
                 "Benchmark: \(bench.count) prompts of unseen instructions under preference combinations never seen in training, answered greedily and scored 1-5 per dimension by the rubric of `train synth`.",
+                "Best of \(bestOf): \(bestOf) answers of the DPO model per prompt, sampled as the paper sampled (temperature 1, top-p 0.9, repetition penalty 1.03; 96 new tokens), the one the reward model (trained from the SFT model on the preference pairs) scores highest kept.",
                 "Reproduce with `make demo`; the ablation over system messages per instruction with `make ablation`.",
             ])
         events(.report(try document.write(to: output), seconds: seconds))
     }
+
+    /// The paper's sampling with the demo's answer length.
+    static let bestOfSampling = SamplingOptions(maxNewTokens: 96, temperature: 1, topP: 0.9, repetitionPenalty: 1.03)
 
     private func train(_ run: TrainingRun, _ events: (DemoEvent) -> Void) throws -> TrainingSummary {
         let summary = try run.trainer.run { events(.training($0)) }

@@ -93,19 +93,22 @@ public enum HTMLReport {
                 ])
             charts.append(figure("\(name): loss", chart.svg()))
         }
-        if metrics.has("rewards/margins") || metrics.has("eval_rewards/margins") {
+        // A reward model logs TRL's RewardTrainer names, DPO and ORPO the DPOTrainer's.
+        let rewardModel = metrics.has("margin") || metrics.has("eval_margin")
+        let (margin, accuracy) = rewardModel ? ("margin", "accuracy") : ("rewards/margins", "rewards/accuracies")
+        if metrics.has(margin) || metrics.has("eval_\(margin)") {
             let chart = LineChart(
                 title: "\(name): reward margins and accuracies", xLabel: "step", yLabel: "reward margin (chosen − rejected)",
                 rightLabel: "accuracy",
                 series: [
-                    ChartSeries(name: "train margin", points: points("rewards/margins"), color: ChartPalette.blue),
+                    ChartSeries(name: "train margin", points: points(margin), color: ChartPalette.blue),
                     ChartSeries(
-                        name: "eval margin", points: points("eval_rewards/margins"), color: ChartPalette.blue, dashed: true,
+                        name: "eval margin", points: points("eval_\(margin)"), color: ChartPalette.blue, dashed: true,
                         markers: true),
                     ChartSeries(
-                        name: "train accuracy", points: points("rewards/accuracies"), color: ChartPalette.green, axis: .right),
+                        name: "train accuracy", points: points(accuracy), color: ChartPalette.green, axis: .right),
                     ChartSeries(
-                        name: "eval accuracy", points: points("eval_rewards/accuracies"), color: ChartPalette.green,
+                        name: "eval accuracy", points: points("eval_\(accuracy)"), color: ChartPalette.green,
                         dashed: true, markers: true, axis: .right),
                 ],
                 leftIncludes: [0], rightIncludes: [0, 1])

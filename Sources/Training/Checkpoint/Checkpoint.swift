@@ -57,6 +57,8 @@ public struct LoadedCheckpoint {
     public let baseWeights: [String: Tensor]
     /// Full fine-tuning weights by HF name.
     public let weights: [String: Tensor]
+    /// The scalar head of a reward model ([1, hidden]).
+    public let rewardHead: Tensor?
     public let optimizerStep: Int
     public let expAvg: [String: Tensor]
     public let expAvgSq: [String: Tensor]
@@ -66,16 +68,24 @@ public struct LoadedCheckpoint {
     public let warmupSteps: Int
     public let seed: Int
 
-    /// Makes `model` the policy this checkpoint describes: the full weights of the stage it
-    /// continued from and its own, then its base and trained adapters as frozen adapters.
+    /// Makes `model` the policy (or reward model) this checkpoint describes: the full weights of
+    /// the stage it continued from and its own, then its base and trained adapters as frozen
+    /// adapters, and its reward head.
     public func apply(to model: Mistral) throws {
         try model.load(weights: baseWeights.merging(weights, uniquingKeysWith: { $1 }), source: url.path)
         try model.attachFrozen(baseAdapters + adapters)
+        if let rewardHead {
+            guard rewardHead.shape == [1, model.config.hiddenSize] else {
+                throw CheckpointError(url, "/reward_head has shape \(rewardHead.shape), the model's hidden size needs [1, \(model.config.hiddenSize)]")
+            }
+            model.rewardHead = RewardHead(weight: rewardHead.widened())
+        }
     }
 
     /// Copies the stored values of every trained tensor into `parameters`.
     public func restoreParameters(into parameters: [Parameter]) throws {
         var stored = weights
+        if let rewardHead { stored[RewardHead.name] = rewardHead }
         for adapter in adapters {
             stored["\(adapter.module).lora_A"] = adapter.a
             stored["\(adapter.module).lora_B"] = adapter.b
@@ -145,8 +155,11 @@ public enum Checkpoint {
         try writeAdapters(c.context.baseAdapters, group: "/base_adapter", file)
         for (name, tensor) in c.context.baseWeights { try file.write(tensor, to: "/base_weights/\(name)") }
         if adapters.isEmpty {
-            for parameter in c.parameters { try file.write(parameter.tensor, to: "/weights/\(parameter.name)") }
+            for parameter in c.parameters where parameter.name != RewardHead.name {
+                try file.write(parameter.tensor, to: "/weights/\(parameter.name)")
+            }
         }
+        if let head = c.model.rewardHead { try file.write(head.weight, to: "/reward_head/\(RewardHead.name)") }
 
         try file.createGroup("/optimizer")
         let optimizer = c.optimizer
@@ -232,7 +245,8 @@ public enum Checkpoint {
             nextMicroBatch: try file.int("next_index", at: "/data"), recipeYAML: try file.string("recipe"),
             baseModel: try file.string("base_model"), startedFrom: startedFrom.isEmpty ? nil : startedFrom,
             created: try file.string("created"), adapters: try adapters("/adapter"), baseAdapters: try adapters("/base_adapter"),
-            baseWeights: try tensors(under: "/base_weights"), weights: try tensors(under: "/weights"), optimizerStep: try file.int("step", at: "/optimizer"),
+            baseWeights: try tensors(under: "/base_weights"), weights: try tensors(under: "/weights"),
+            rewardHead: try tensors(under: "/reward_head")[RewardHead.name], optimizerStep: try file.int("step", at: "/optimizer"),
             expAvg: try tensors(under: "/optimizer/exp_avg"), expAvgSq: try tensors(under: "/optimizer/exp_avg_sq"),
             dropoutGeneratorState: rng, totalSteps: try file.int("total_steps", at: "/scheduler"),
             warmupSteps: try file.int("warmup_steps", at: "/scheduler"), seed: try file.int("seed", at: "/data"))

@@ -78,9 +78,23 @@ struct PreferenceMetrics {
 
     mutating func add(_ name: String, sum: Double) { sums[name, default: 0] += sum }
 
+    /// A reward model's pairs: `rewards/chosen`, `rewards/rejected`, `accuracy` (share with
+    /// chosen > rejected) and `margin` (chosen - rejected), as TRL's RewardTrainer logs them.
+    mutating func add(chosenRewards: [Float], rejectedRewards: [Float]) {
+        for (chosen, rejected) in zip(chosenRewards, rejectedRewards) {
+            sums["rewards/chosen", default: 0] += Double(chosen)
+            sums["rewards/rejected", default: 0] += Double(rejected)
+            sums["accuracy", default: 0] += chosen > rejected ? 1 : 0
+            sums["margin", default: 0] += Double(chosen - rejected)
+        }
+        pairs += chosenRewards.count
+    }
+
     /// The metrics every preference loss sums, and the ones only ORPO adds (`add(_:sum:)`).
     static let sumNames = ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "pairs"]
     static let orpoSumNames = ["log_odds_ratio", "log_odds_chosen"]
+    /// A reward model's (`add(chosenRewards:rejectedRewards:)`).
+    static let rewardSumNames = ["rewards/chosen", "rewards/rejected", "accuracy", "margin", "pairs"]
 
     /// The sums of `names` (zero when nothing was added), the pair count under "pairs": what
     /// the processes of a data-parallel job add up.

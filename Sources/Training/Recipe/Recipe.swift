@@ -32,7 +32,7 @@ public struct RecipeError: Error, CustomStringConvertible, Sendable {
 /// YAML keys are the snake_case spellings of these properties (`train.learning_rate`).
 public struct Recipe: Equatable, Sendable {
     public enum Stage: String, CaseIterable, Sendable {
-        case sft, dpo, orpo
+        case sft, dpo, orpo, rm
     }
 
     public struct ModelSection: Equatable, Sendable {
@@ -213,6 +213,23 @@ public struct Recipe: Equatable, Sendable {
         ]
     }
 
+    /// The reward model's Bradley-Terry loss as TRL's RewardTrainer computes it.
+    public struct RMSection: Equatable, Sendable {
+        /// Subtracted from every pair's reward difference: `-log sigmoid(r_c - r_r - margin)`.
+        public var margin = 0.0
+        /// nil: none; otherwise `coefficient * mean((r_c + r_r)^2)` is added, pulling rewards
+        /// towards zero mean (TRL's `center_rewards_coefficient`).
+        public var centerRewardsCoefficient: Double?
+
+        public init() {}
+
+        static let defaults = RMSection()
+        static let keys: [RecipeKey<Self>] = [
+            .number("margin", \.margin, .nonNegative),
+            .number("center_rewards_coefficient", \.centerRewardsCoefficient, .nonNegative),
+        ]
+    }
+
     public struct OutputSection: Equatable, Sendable {
         public var dir: String
         /// nil: only the final checkpoint is written.
@@ -239,18 +256,19 @@ public struct Recipe: Equatable, Sendable {
     public var train: TrainSection
     public var dpo: DPOSection
     public var orpo: ORPOSection
+    public var rm: RMSection
     public var output: OutputSection
     /// Where the recipe came from (its file), for errors; not part of what the recipe says.
     public var source = "recipe"
 
     public static func == (a: Recipe, b: Recipe) -> Bool {
         a.stage == b.stage && a.model == b.model && a.lora == b.lora && a.data == b.data && a.train == b.train && a.dpo == b.dpo
-            && a.orpo == b.orpo && a.output == b.output
+            && a.orpo == b.orpo && a.rm == b.rm && a.output == b.output
     }
 
     public init(
         stage: Stage, model: ModelSection, lora: LoRASection? = nil, data: DataSection, train: TrainSection = TrainSection(),
-        dpo: DPOSection = DPOSection(), orpo: ORPOSection = ORPOSection(), output: OutputSection
+        dpo: DPOSection = DPOSection(), orpo: ORPOSection = ORPOSection(), rm: RMSection = RMSection(), output: OutputSection
     ) {
         self.stage = stage
         self.model = model
@@ -259,6 +277,7 @@ public struct Recipe: Equatable, Sendable {
         self.train = train
         self.dpo = dpo
         self.orpo = orpo
+        self.rm = rm
         self.output = output
     }
 

@@ -20,12 +20,14 @@ extension Recipe {
         let train = try top.section("train")
         let dpo = try top.section("dpo")
         let orpo = try top.section("orpo")
+        let rm = try top.section("rm")
         let output = try top.section("output")
         try top.finish()
-        guard let stage else { throw top.error("stage", "is required: one of sft, dpo, orpo") }
+        guard let stage else { throw top.error("stage", "is required: one of sft, dpo, orpo, rm") }
         try self.init(
             stage: stage, model: ModelSection(model), lora: lora.map { try LoRASection($0) }, data: DataSection(data),
-            train: TrainSection(train), dpo: DPOSection(dpo), orpo: ORPOSection(orpo), output: OutputSection(output))
+            train: TrainSection(train), dpo: DPOSection(dpo), orpo: ORPOSection(orpo), rm: RMSection(rm),
+            output: OutputSection(output))
         self.source = source
     }
 
@@ -54,14 +56,14 @@ extension Recipe {
         }
         return ["stage"] + paths("model", ModelSection.self) + paths("lora", LoRASection.self) + paths("data", DataSection.self)
             + paths("train", TrainSection.self) + paths("dpo", DPOSection.self) + paths("orpo", ORPOSection.self)
-            + paths("output", OutputSection.self)
+            + paths("rm", RMSection.self) + paths("output", OutputSection.self)
     }
 
     /// The recipe with every key spelled out, in the documented order; parsing it gives this recipe back.
     public var resolvedYAML: String {
         let document = Node([
             ("stage", .value(stage.rawValue)), ("model", model.node), ("lora", lora?.node ?? .null), ("data", data.node),
-            ("train", train.node), ("dpo", dpo.node), ("orpo", orpo.node), ("output", output.node),
+            ("train", train.node), ("dpo", dpo.node), ("orpo", orpo.node), ("rm", rm.node), ("output", output.node),
         ].map { (Node($0.0), $0.1) })
         // Plain scalars, quoted strings and flow lists always serialize.
         return try! Yams.serialize(node: document, width: -1)
@@ -73,6 +75,7 @@ extension Recipe.DataSection: RecipeSection {}
 extension Recipe.TrainSection: RecipeSection {}
 extension Recipe.DPOSection: RecipeSection {}
 extension Recipe.ORPOSection: RecipeSection {}
+extension Recipe.RMSection: RecipeSection {}
 extension Recipe.OutputSection: RecipeSection {}
 
 extension Recipe.LoRASection: RecipeSection {

@@ -47,3 +47,38 @@ public struct ResponseScorer {
             rejected: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer)))
     }
 }
+
+/// Rewards of responses under a reward model (a model with a reward head), as the chat
+/// template tokenizes them: the head on the last token, the EOS that ends the response.
+public struct RewardScorer {
+    public let model: Mistral
+    public let tokenizer: Tokenizer
+
+    /// Refuses a model without a reward head; `source` names where the model came from.
+    public init(model: Mistral, tokenizer: Tokenizer, source: String) throws {
+        guard model.rewardHead != nil else {
+            throw ModelError("\(source) is not a reward model (it has no /reward_head): train one with `train rm`")
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+
+    /// Rewards of some examples, scored as one padded batch without recording a graph.
+    public func rewards(_ examples: [TokenizedExample]) -> [Float] {
+        withoutGradients {
+            let batch = MicroBatch(rows: examples.map { [$0] }, packed: false)
+            return model.rewards(batch.tokens, lastTokens: examples.map { $0.ids.count - 1 }).scalars
+        }
+    }
+
+    public func reward(_ record: SFTRecord) -> Float {
+        rewards([ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)])[0]
+    }
+
+    public func rewards(_ record: PreferenceRecord) -> (chosen: Float, rejected: Float) {
+        let scored = rewards([record.chosen, record.rejected].map {
+            ChatTemplate.example(system: record.system, prompt: record.prompt, response: $0, tokenizer: tokenizer)
+        })
+        return (scored[0], scored[1])
+    }
+}

@@ -87,7 +87,7 @@ public final class TrainingRun {
                     template: data.template)
             }
             return .sft(try load(data.train), eval: try data.eval.map(load))
-        case .dpo, .orpo:
+        case .dpo, .orpo, .rm:
             func load(_ path: String) throws -> PreferenceDataset {
                 try PreferenceDataset.load(
                     URL(fileURLWithPath: path), tokenizer: tokenizer, systemMessagesPerInstruction: data.systemMessagesPerInstruction,
@@ -109,6 +109,9 @@ public final class TrainingRun {
         }
         if from != nil && resumed != nil { throw ModelError("give --from or --resume, not both: a resumed run already knows where it started") }
         let start = try from.map(Checkpoint.read)
+        if let start, start.stage == .rm {
+            throw CheckpointError(start.url, "is a reward model checkpoint; a new stage starts from a policy (sft, dpo or orpo)")
+        }
         if let start, start.stage == recipe.stage {
             throw CheckpointError(start.url, "is already a \(start.stage.rawValue) checkpoint: use --resume to continue it")
         }
@@ -150,6 +153,7 @@ public final class TrainingRun {
         let seed = UInt64(recipe.train.seed)
         let dropoutState = DropoutState(seed: seed &+ 1)
         if let lora = recipe.lora { model.attachLoRA(lora.config, seed: seed, dropoutState: dropoutState) }
+        if recipe.stage == .rm { model.rewardHead = RewardHead(hiddenSize: model.config.hiddenSize, seed: seed &+ 2) }
         return (model, context, dropoutState)
     }
 
@@ -166,12 +170,18 @@ public final class TrainingRun {
                 packing: data.packing, maxSeqLen: data.maxSeqLen, seed: seed)
             return (SFTObjective(model: model, train: train, eval: eval, plan: plan), train)
         case .preference(let train, let eval):
-            let loss: PreferenceObjective.Loss = recipe.stage == .orpo
-                ? .orpo(lambda: Float(recipe.orpo.lambda), nll: recipe.orpo.nllNormalization)
-                : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
             let plan = BatchPlan(
                 lengths: train.pairs.map(\.length), microBatchSize: recipe.train.microBatchSize, packing: false,
                 maxSeqLen: data.maxSeqLen, seed: seed)
+            if recipe.stage == .rm {
+                let objective = RewardObjective(
+                    model: model, train: train, eval: eval, plan: plan, margin: Float(recipe.rm.margin),
+                    centerCoefficient: recipe.rm.centerRewardsCoefficient.map(Float.init))
+                return (objective, train)
+            }
+            let loss: PreferenceObjective.Loss = recipe.stage == .orpo
+                ? .orpo(lambda: Float(recipe.orpo.lambda), nll: recipe.orpo.nllNormalization)
+                : .dpo(beta: Float(recipe.dpo.beta), type: recipe.dpo.loss, labelSmoothing: Float(recipe.dpo.labelSmoothing))
             let objective = PreferenceObjective(model: model, train: train, eval: eval, plan: plan, loss: loss)
             if recipe.stage == .dpo && recipe.dpo.precomputeReference { objective.precomputeReference(communicator: communicator) }
             return (objective, train)
