@@ -45,6 +45,14 @@ public enum GGUFLlama {
     }
 }
 
+extension GGUFFile {
+    /// The value of metadata `key`, or an error naming the file and the key.
+    func required(_ key: String) throws -> GGUFValue {
+        guard let value = self[key] else { throw ModelError("\(url.path): missing metadata key '\(key)'") }
+        return value
+    }
+}
+
 extension MistralConfig {
     /// The architecture from a GGUF file's `llama.*` metadata; the vocabulary size from
     /// `llama.vocab_size`, else the tokenizer's token list; tied embeddings when the file has no
@@ -52,28 +60,22 @@ extension MistralConfig {
     public init(gguf file: GGUFFile) throws {
         let source = file.url.path
         func positive(_ key: String, default fallback: Int? = nil) throws -> Int {
-            guard let value = file[key] else {
-                if let fallback { return fallback }
-                throw ModelError("\(source): missing metadata key '\(key)'")
-            }
+            if file[key] == nil, let fallback { return fallback }
+            let value = try file.required(key)
             guard let number = value.integer, number > 0 else {
                 throw ModelError("\(source): metadata key '\(key)' must be a positive integer, found \(value)")
             }
             return number
         }
         func real(_ key: String, default fallback: Float?) throws -> Float {
-            guard let value = file[key] else {
-                if let fallback { return fallback }
-                throw ModelError("\(source): missing metadata key '\(key)'")
-            }
+            if file[key] == nil, let fallback { return fallback }
+            let value = try file.required(key)
             guard let number = value.number, number > 0 else {
                 throw ModelError("\(source): metadata key '\(key)' must be a positive number, found \(value)")
             }
             return Float(number)
         }
-        guard let architecture = file["general.architecture"] else {
-            throw ModelError("\(source): missing metadata key 'general.architecture'")
-        }
+        let architecture = try file.required("general.architecture")
         guard architecture.string == GGUFLlama.architecture else {
             throw ModelError("\(source): general.architecture \(architecture) is not supported (supported: \(GGUFLlama.architecture))")
         }

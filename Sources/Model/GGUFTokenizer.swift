@@ -9,10 +9,7 @@ extension Tokenizer {
     /// `tokenizer.ggml.pre` counts as "gpt2", as llama.cpp reads it.
     public convenience init(gguf file: GGUFFile) throws {
         let source = file.url.path
-        func value(_ key: String) throws -> GGUFValue {
-            guard let value = file["tokenizer.ggml.\(key)"] else { throw ModelError("\(source): missing metadata key 'tokenizer.ggml.\(key)'") }
-            return value
-        }
+        func value(_ key: String) throws -> GGUFValue { try file.required("tokenizer.ggml.\(key)") }
         func strings(_ key: String) throws -> [String] {
             let entries = try value(key).array ?? []
             return try entries.map {
@@ -20,13 +17,14 @@ extension Tokenizer {
                 return text
             }
         }
-        func id(_ key: String) throws -> Int32? {
-            guard let value = file["tokenizer.ggml.\(key)"] else { return nil }
+        func id(_ key: String) throws -> Int32 {
+            let value = try value(key)
             guard let number = value.integer, let id = Int32(exactly: number) else {
                 throw ModelError("\(source): metadata key 'tokenizer.ggml.\(key)' must be a token id, found \(value)")
             }
             return id
         }
+        func optionalId(_ key: String) throws -> Int32? { file["tokenizer.ggml.\(key)"] == nil ? nil : try id(key) }
         let model = try value("model")
         guard model.string == "gpt2" else {
             throw ModelError("\(source): tokenizer.ggml.model \(model) is not supported (Facet reads GGUF byte-level BPE, \"gpt2\")")
@@ -38,10 +36,9 @@ extension Tokenizer {
             }
             return type
         }
-        guard let eosId = try id("eos_token_id") else { throw ModelError("\(source): missing metadata key 'tokenizer.ggml.eos_token_id'") }
         try self.init(
             byteLevelTokens: try strings("tokens"), merges: try strings("merges"), tokenTypes: types,
-            bosId: try id("bos_token_id"), eosId: eosId, unknownId: try id("unknown_token_id"),
+            bosId: try optionalId("bos_token_id"), eosId: try id("eos_token_id"), unknownId: try optionalId("unknown_token_id"),
             addBOS: file["tokenizer.ggml.add_bos_token"]?.bool ?? false,
             preTokenizer: file["tokenizer.ggml.pre"]?.string ?? "gpt2", source: source)
     }

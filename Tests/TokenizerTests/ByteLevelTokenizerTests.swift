@@ -6,8 +6,7 @@ import XCTest
 /// Goldens from Tests/Fixtures/make_byte_level_golden.py: SmolLM2-135M-Instruct's byte-level BPE
 /// as transformers builds it from the GGUF file, and with the "smollm" pre-tokenizer the GGUF names.
 final class ByteLevelTokenizerTests: XCTestCase {
-    private static let fixtures = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/smollm2-tokenizer")
+    private static let fixtures = Fixtures.url("smollm2-tokenizer")
     private static let tokenizerJSON = fixtures.appendingPathComponent("tokenizer.json")
 
     private struct Golden: Decodable {

@@ -6,10 +6,8 @@ import XCTest
 /// Goldens from Tests/Fixtures/make_tokenizer_golden.py (the `sentencepiece` and `tokenizers`
 /// packages on Mistral's tokenizer.model).
 final class TokenizerTests: XCTestCase {
-    private static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    private static let fixtures = repository.appendingPathComponent("Tests/Fixtures/tokenizer")
-    private static let modelURL = repository.appendingPathComponent("assets/mistral/tokenizer.model")
+    private static let fixtures = Fixtures.url("tokenizer")
+    private static let modelURL = Fixtures.tokenizerModel
 
     private struct Golden: Decodable {
         struct Encoding: Decodable {
