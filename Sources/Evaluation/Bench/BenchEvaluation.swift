@@ -20,12 +20,17 @@ public struct BenchResponse: Sendable {
 public struct BenchEvaluator {
     public let model: Mistral
     public let tokenizer: Tokenizer
+    /// The chat template the model was trained with.
+    public var template: ChatTemplate.Kind
     public var sampling: SamplingOptions
     public var bestOf: BestOfN?
 
-    public init(model: Mistral, tokenizer: Tokenizer, sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil) {
+    public init(
+        model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind = .janus,
+        sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil) {
         self.model = model
         self.tokenizer = tokenizer
+        self.template = template
         self.sampling = sampling
         self.bestOf = bestOf
     }
@@ -36,7 +41,7 @@ public struct BenchEvaluator {
     public func answer(system: String, prompt: String, index: Int = 0) -> String {
         var options = sampling
         options.seed &+= UInt64(index)
-        let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
+        let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer, template: template)
         let ids = bestOf.map { $0.choose(policy: model, prompt: promptIds, options: options).answer }
             ?? model.generate(prompt: promptIds, options: options)
         return tokenizer.decode(ids.filter { $0 != tokenizer.eosId })

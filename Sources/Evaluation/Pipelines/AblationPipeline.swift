@@ -51,7 +51,7 @@ public struct AblationPipeline {
             events(.run(k: k, plan: run.plan, output: output))
             _ = try run.trainer.run { events(.training($0)) }
             let nll = run.trainer.objective.evaluate()?["eval_loss"] ?? .nan
-            let results = BenchEvaluator(model: run.model, tokenizer: run.tokenizer).evaluate(benchRecords)
+            let results = BenchEvaluator(model: run.model, tokenizer: run.tokenizer, template: variant.data.template).evaluate(benchRecords)
             let rubric = Rubric.average(results.map(\.score))["mean"] ?? .nan
             let row = ReportDocument.Ablation.Row(k: k, records: run.plan.examples, tokens: run.plan.tokens, heldoutNLL: nll, rubric: rubric)
             events(.runFinished(row))

@@ -20,10 +20,12 @@ public struct PairScore: Sendable {
 public struct ResponseScorer {
     public let model: Mistral
     public let tokenizer: Tokenizer
+    public let template: ChatTemplate.Kind
 
-    public init(model: Mistral, tokenizer: Tokenizer) {
+    public init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind = .janus) {
         self.model = model
         self.tokenizer = tokenizer
+        self.template = template
     }
 
     /// log p(response | prompt) of one example, without recording a graph.
@@ -38,13 +40,13 @@ public struct ResponseScorer {
     }
 
     public func score(_ record: SFTRecord) -> ResponseScore {
-        score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer))
+        score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer, template: template))
     }
 
     public func score(_ record: PreferenceRecord) -> PairScore {
         PairScore(
-            chosen: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.chosen, tokenizer: tokenizer)),
-            rejected: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer)))
+            chosen: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.chosen, tokenizer: tokenizer, template: template)),
+            rejected: score(ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.rejected, tokenizer: tokenizer, template: template)))
     }
 }
 
@@ -53,14 +55,16 @@ public struct ResponseScorer {
 public struct RewardScorer {
     public let model: Mistral
     public let tokenizer: Tokenizer
+    public let template: ChatTemplate.Kind
 
     /// Refuses a model without a reward head; `source` names where the model came from.
-    public init(model: Mistral, tokenizer: Tokenizer, source: String) throws {
+    public init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind = .janus, source: String) throws {
         guard model.rewardHead != nil else {
             throw ModelError("\(source) is not a reward model (it has no /reward_head): train one with `train rm`")
         }
         self.model = model
         self.tokenizer = tokenizer
+        self.template = template
     }
 
     /// Rewards of some examples, scored as one padded batch without recording a graph.
@@ -72,12 +76,12 @@ public struct RewardScorer {
     }
 
     public func reward(_ record: SFTRecord) -> Float {
-        rewards([ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer)])[0]
+        rewards([ChatTemplate.example(system: record.system, prompt: record.prompt, response: record.output, tokenizer: tokenizer, template: template)])[0]
     }
 
     public func rewards(_ record: PreferenceRecord) -> (chosen: Float, rejected: Float) {
         let scored = rewards([record.chosen, record.rejected].map {
-            ChatTemplate.example(system: record.system, prompt: record.prompt, response: $0, tokenizer: tokenizer)
+            ChatTemplate.example(system: record.system, prompt: record.prompt, response: $0, tokenizer: tokenizer, template: template)
         })
         return (scored[0], scored[1])
     }
