@@ -65,18 +65,19 @@ DEMO_DIR ?= demo
 doctor: release
 	.build/release/train doctor
 
-# The main job: synthetic data, a tiny Mistral trained from scratch (SFT), DPO, the benchmark
-# before and after each stage, and $(DEMO_DIR)/report.html. Replaces an earlier $(DEMO_DIR).
-demo: release
+# The main job: synthetic data, SmolLM2-135M-Instruct (GGUF) fine-tuned with LoRA (SFT), DPO,
+# a reward model for best-of-4, the benchmark before and after each stage, and
+# $(DEMO_DIR)/report.html. Replaces an earlier $(DEMO_DIR).
+demo: release $(SMOLLM2)
 	rm -rf $(DEMO_DIR)
 	.build/release/train demo --out $(DEMO_DIR)
 
 # The paper's ablation over system messages per instruction, on the demo's data and model.
-ablation: release
+ablation: release $(SMOLLM2)
 	@test -f $(DEMO_DIR)/report.json || $(MAKE) demo
 	rm -rf $(DEMO_DIR)/ablation-k1 $(DEMO_DIR)/ablation-k2 $(DEMO_DIR)/ablation-k3
 	.build/release/train ablate Recipes/demo-ablation.yaml --system-messages 1,2,3 \
-	  --set model.path=$(DEMO_DIR)/model --set data.train=$(DEMO_DIR)/data/train.jsonl \
+	  --set data.train=$(DEMO_DIR)/data/train.jsonl \
 	  --set data.eval=$(DEMO_DIR)/data/eval.jsonl --set output.dir=$(DEMO_DIR)/ablation --report $(DEMO_DIR)
 
 # The tiny random Mistral of the test fixtures with the real tokenizer: the model of the

@@ -4,20 +4,28 @@ import Foundation
 import Model
 import Tensor
 
-/// The main job out of the box: synthetic data, a tiny Mistral trained from scratch by SFT,
-/// then DPO, the benchmark scored before and after each stage, and a report.
+/// The main job out of the box: synthetic data, SmolLM2-135M-Instruct (GGUF) fine-tuned with
+/// LoRA by SFT, then DPO and a reward model, the benchmark scored before and after each stage,
+/// and a report; `--from-scratch` trains a tiny random Mistral instead.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the whole JANUS pipeline at toy scale on CPU and write a report (make demo).")
 
     @Option(help: "Output folder (must not exist yet).") var out = "demo"
-    @Option(help: "Training instructions to synthesize (3 system messages each).") var instructions = 300
-    @Option(help: "Benchmark instructions (unseen, with unseen preference combinations).") var benchInstructions = 40
-    @Option(help: "Seed of the data and the initial model.") var seed: UInt64 = 0
-    @Option(help: "SFT recipe; its paths are redirected into --out.") var sftRecipe = "Recipes/demo-sft.yaml"
-    @Option(help: "DPO recipe; its paths are redirected into --out.") var dpoRecipe = "Recipes/demo-dpo.yaml"
-    @Option(help: "Reward model recipe; its paths are redirected into --out.") var rmRecipe = "Recipes/demo-rm.yaml"
-    @Option(help: "Folder holding the Mistral tokenizer.model.") var tokenizer = "assets/mistral"
+    @Option(help: "The pretrained model to fine-tune: a GGUF file or an HF folder.") var model = DemoPipeline.pretrainedModel
+    @Flag(help: "Train a tiny random Mistral from scratch instead (fast; Recipes/scratch-*.yaml).") var fromScratch = false
+    @Option(help: "Training instructions to synthesize, 3 system messages each (default: 150, from scratch 300).")
+    var instructions: Int?
+    @Option(help: "Benchmark instructions, unseen, with unseen preference combinations (default: 20, from scratch 40).")
+    var benchInstructions: Int?
+    @Option(help: "Seed of the data (and of the model from scratch).") var seed: UInt64 = 0
+    @Option(help: "SFT recipe (default: Recipes/demo-sft.yaml, from scratch Recipes/scratch-sft.yaml); its paths are redirected into --out.")
+    var sftRecipe: String?
+    @Option(help: "DPO recipe (default: Recipes/demo-dpo.yaml or scratch-dpo.yaml); its paths are redirected into --out.")
+    var dpoRecipe: String?
+    @Option(help: "Reward model recipe (default: Recipes/demo-rm.yaml or scratch-rm.yaml); its paths are redirected into --out.")
+    var rmRecipe: String?
+    @Option(help: "Folder holding the Mistral tokenizer.model (from scratch).") var tokenizer = "assets/mistral"
     @Option(name: .customLong("set"), help: "Override a key of every recipe, e.g. --set train.epochs=1 (repeatable).")
     var overrides: [String] = []
 
@@ -25,6 +33,8 @@ struct Demo: ParsableCommand {
         try reportingErrors {
             try BLAS.ensureLoaded()
             var pipeline = DemoPipeline(output: URL(fileURLWithPath: out))
+            pipeline.fromScratch = fromScratch
+            pipeline.model = model
             pipeline.instructions = instructions
             pipeline.benchInstructions = benchInstructions
             pipeline.seed = seed
@@ -42,8 +52,9 @@ struct Demo: ParsableCommand {
                 case .data(let dataset, let instructions):
                     print("1/7 data: \(dataset.train.count) SFT records (\(instructions) instructions x 3 system messages), "
                           + "\(dataset.pairs.count) preference pairs, \(dataset.bench.count) benchmark prompts with unseen instructions and preference combinations")
-                case .baseModel(let config):
-                    print("2/7 random demo Mistral (hidden \(config.hiddenSize), \(config.numHiddenLayers) layers), scored untrained:")
+                case .baseModel(let config, let path):
+                    let name = path.map { "\($0) (\(config.modelType))" } ?? "random demo Mistral"
+                    print("2/7 \(name), hidden \(config.hiddenSize), \(config.numHiddenLayers) layers, scored untrained:")
                 case .benchmark(let model, let average):
                     print("   benchmark (\(model)): " + RubricScore.keys.map { String(format: "%@ %.2f", $0, average[$0] ?? 0) }.joined(separator: ", "))
                 case .stage(let name, let recipe, let from):
@@ -55,9 +66,9 @@ struct Demo: ParsableCommand {
                 case .stageFinished:
                     progress.finish()
                 case .generationsStarted:
-                    print("6/7 one unseen prompt under two different system messages (after DPO):")
+                    print("6/7 one unseen prompt under two different system messages:")
                 case .generation(let generation):
-                    print("   [system] \(generation.system ?? "")\n   [prompt] \(generation.prompt)\n   [answer] \(generation.response.replacingOccurrences(of: "\n", with: "\n            "))")
+                    print("   \(generation.title)\n   [system] \(generation.system ?? "")\n   [prompt] \(generation.prompt)\n   [answer] \(generation.response.replacingOccurrences(of: "\n", with: "\n            "))")
                 case .report(let url, let seconds):
                     print("7/7 report: \(url.path) (\(formatDuration(seconds)))")
                 }

@@ -21,6 +21,7 @@ public enum HTMLReport {
             body += "</section>\n"
         }
         if let benchmark = document.benchmark { body += benchmarkSection(benchmark) }
+        if let families = document.families, !families.rows.isEmpty { body += familiesSection(families) }
         if let ablation = document.ablation, !ablation.rows.isEmpty { body += ablationSection(ablation) }
         if !document.generations.isEmpty { body += generationsSection(document.generations) }
         body += "<footer>Written by <code>train report</code> (Facet).</footer>\n"
@@ -174,6 +175,17 @@ public enum HTMLReport {
             groups: benchmark.rows.map { row in (name: row.model, values: columns.map { row.scores[$0] ?? .nan }) })
         out += "<div class=\"charts wide\">" + figure("Benchmark scores by dimension", chart.svg()) + "</div>\n"
         return out + "</section>\n"
+    }
+
+    private static func familiesSection(_ families: ReportDocument.Benchmark) -> String {
+        var out = "<section id=\"families\"><h2>Correctness by task family</h2>\n"
+        out += "<p class=\"caption\">Mean correctness (1-5) of each family's benchmark prompts. Knowledge families ask facts "
+            + "training taught, under other system messages and phrasings; algorithmic families give new inputs.</p>\n"
+        let best = families.rows.map { row in families.columns.compactMap { row.scores[$0] }.filter(\.isFinite).max() }
+        let rows = families.rows.enumerated().map { index, row in
+            [Cell(row.model)] + families.columns.map { Cell(number: row.scores[$0], decimals: 2, best: best[index]) }
+        }
+        return out + table(header: ["family"] + families.columns, rows: rows) + "</section>\n"
     }
 
     private static func ablationSection(_ ablation: ReportDocument.Ablation) -> String {

@@ -12,6 +12,7 @@ import Training
 ///     "columns": ["style", "harmlessness", "mean"],
 ///     "rows": [{"model": "untrained", "scores": {"style": 1.2, "harmlessness": 1.5, "mean": 1.35}}]
 ///   },
+///   "families": {"columns": ["untrained"], "rows": [{"model": "sort (algorithmic)", "scores": {"untrained": 2.1}}]},  // optional
 ///   "generations": [{"title": "after DPO", "system": "...", "prompt": "...", "response": "..."}],  // optional, default []
 ///   "ablation": {"rows": [{"k": 1, "records": 300, "tokens": 12345, "heldout_nll": 1.23, "rubric": 3.4}]},  // optional
 ///   "notes": ["free text"]                                      // optional, default []
@@ -25,6 +26,8 @@ public struct ReportDocument: Codable, Equatable, Sendable {
     public var subtitle: String?
     public var stages: [Stage]
     public var benchmark: Benchmark?
+    /// Correctness per task family (rows) and model (columns), in the benchmark's table form.
+    public var families: Benchmark?
     public var generations: [Generation]
     public var ablation: Ablation?
     public var notes: [String]
@@ -107,20 +110,21 @@ public struct ReportDocument: Codable, Equatable, Sendable {
     }
 
     public init(
-        title: String, subtitle: String? = nil, stages: [Stage] = [], benchmark: Benchmark? = nil,
+        title: String, subtitle: String? = nil, stages: [Stage] = [], benchmark: Benchmark? = nil, families: Benchmark? = nil,
         generations: [Generation] = [], ablation: Ablation? = nil, notes: [String] = []
     ) {
         self.title = title
         self.subtitle = subtitle
         self.stages = stages
         self.benchmark = benchmark
+        self.families = families
         self.generations = generations
         self.ablation = ablation
         self.notes = notes
     }
 
     enum CodingKeys: String, CodingKey {
-        case title, subtitle, stages, benchmark, generations, ablation, notes
+        case title, subtitle, stages, benchmark, families, generations, ablation, notes
     }
 
     public init(from decoder: Decoder) throws {
@@ -129,6 +133,7 @@ public struct ReportDocument: Codable, Equatable, Sendable {
         subtitle = try container.decodeIfPresent(String.self, forKey: .subtitle)
         stages = try container.decodeIfPresent([Stage].self, forKey: .stages) ?? []
         benchmark = try container.decodeIfPresent(Benchmark.self, forKey: .benchmark)
+        families = try container.decodeIfPresent(Benchmark.self, forKey: .families)
         generations = try container.decodeIfPresent([Generation].self, forKey: .generations) ?? []
         ablation = try container.decodeIfPresent(Ablation.self, forKey: .ablation)
         notes = try container.decodeIfPresent([String].self, forKey: .notes) ?? []
