@@ -14,9 +14,12 @@ struct Eval: AsyncParsableCommand {
     @OptionGroup var bench: BenchArguments
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var bestOf: BestOfArguments
+    @Option(help: "Bench prompts answered together (batched decoding; the answers are those given one at a time); --best-of answers one prompt at a time.")
+    var batchSize = 8
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
 
     func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard (data == nil) != (bench.bench == nil) else { throw ValidationError("give --data or --bench") }
         if data != nil && bench.out != nil { throw ValidationError("--out goes with --bench") }
         if data != nil && bestOf.bestOf != nil { throw ValidationError("--best-of goes with --bench") }
@@ -35,17 +38,17 @@ struct Eval: AsyncParsableCommand {
     private func runBench() async throws {
         let (pipeline, judgeName) = try bench.pipeline()
         let options = sampling.options(defaultMaxNewTokens: 96, sampledByDefault: bestOf.bestOf != nil)
-        let chooser = try bestOf.load(model, sampling: options)
         var evaluator: BenchEvaluator?
         let progress = ProgressLine()
-        let (results, scores) = try await pipeline.run(answer: { index, record in
+        let (results, scores) = try await pipeline.run(batchSize: batchSize, answer: { batch in
             if evaluator == nil {
-                let tokenizer = try model.loadTokenizer()
-                let mistral = try policy.load(model)
-                try mistral.check(tokenizer)
-                evaluator = BenchEvaluator(model: mistral, tokenizer: tokenizer, sampling: options, bestOf: chooser)
+                let loaded = try policy.load(model)
+                let chooser = try bestOf.load(model, sampling: options, template: policy.template, policy: loaded.template)
+                evaluator = BenchEvaluator(
+                    model: loaded.model, tokenizer: loaded.tokenizer, template: loaded.template, sampling: options, bestOf: chooser,
+                    batchSize: batchSize)
             }
-            return evaluator!.answer(system: record.system, prompt: record.prompt, index: index)
+            return evaluator!.answers(batch.map { ($0.index, $0.record.system, $0.record.prompt) })
         }, events: { event in progress.show(event) })
         progress.finish()
         if json {
@@ -59,10 +62,8 @@ struct Eval: AsyncParsableCommand {
         guard let data else { return }
         let url = URL(fileURLWithPath: data)
         if try BenchReader.isBenchmark(url) { throw DataError(file: data, "is a benchmark (its records have rubrics): evaluate it with --bench") }
-        let tokenizer = try model.loadTokenizer()
-        let mistral = try policy.load(model)
-        try mistral.check(tokenizer)
-        let scorer = ResponseScorer(model: mistral, tokenizer: tokenizer)
+        let loaded = try policy.load(model)
+        let scorer = ResponseScorer(model: loaded.model, tokenizer: loaded.tokenizer, template: loaded.template)
         switch try RecordReader.kind(of: url) {
         case .sft:
             let records = try RecordReader.sft(url).records

@@ -18,12 +18,11 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let tokenizer = try model.loadTokenizer()
-            let mistral = try policy.load(model)
-            try mistral.check(tokenizer)
-            let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer)
+            let loaded = try policy.load(model)
+            let (mistral, tokenizer) = (loaded.model, loaded.tokenizer)
+            let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer, template: loaded.template)
             let options = sampling.options(defaultMaxNewTokens: 256, sampledByDefault: bestOf.bestOf != nil)
-            if let chooser = try bestOf.load(model, sampling: options) {
+            if let chooser = try bestOf.load(model, sampling: options, template: policy.template, policy: loaded.template) {
                 let choice = chooser.choose(policy: mistral, prompt: promptIds, options: options)
                 let rewards = choice.rewards.map { String(format: "%.4f", $0) }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("best of \(chooser.samples): rewards [\(rewards)], kept answer \(choice.best + 1)\n".utf8))

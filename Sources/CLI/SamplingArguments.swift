@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluation
 import Model
+import Training
 
 /// `--temperature --top-p --repetition-penalty --max-new-tokens --seed --paper-sampling`, for
 /// `generate` and bench answers. Greedy decoding unless told otherwise.
@@ -52,10 +53,17 @@ struct BestOfArguments: ParsableArguments {
         if (bestOf == nil) != (reward == nil) { throw ValidationError("--best-of and --reward go together") }
     }
 
-    /// The reward model on `model`, or nil without --best-of; refuses greedy `sampling`.
-    func load(_ model: ModelOptions, sampling: SamplingOptions) throws -> BestOfN? {
+    /// The reward model on `model`, or nil without --best-of; refuses greedy `sampling`. The
+    /// reward model scores the policy's prompts as they are, so both must use one template:
+    /// `template` when given, else the two checkpoints' templates must agree (`policy` being the
+    /// policy's).
+    func load(_ model: ModelOptions, sampling: SamplingOptions, template: TemplateOptions, policy: ChatTemplate.Kind) throws -> BestOfN? {
         guard let bestOf, let reward else { return nil }
         guard sampling.temperature > 0 else { throw ValidationError("--best-of needs sampled answers: --temperature must be above 0") }
-        return BestOfN(reward: try loadRewardScorer(model, checkpoint: reward), samples: bestOf)
+        let scorer = try loadRewardScorer(model, checkpoint: reward, template: template)
+        guard scorer.template == policy else {
+            throw ValidationError("the reward model \(reward) was trained with the \(scorer.template.rawValue) template but the policy answers in \(policy.rawValue); give --template")
+        }
+        return BestOfN(reward: scorer, samples: bestOf)
     }
 }

@@ -10,12 +10,13 @@ struct Score: ParsableCommand {
     @Option(help: "The reward model's checkpoint (.h5, from `train rm`), applied to --model.") var checkpoint: String
     @Option(help: "JSONL records: SFT (system, prompt, output) or preference (system, prompt, chosen, rejected).")
     var data: String
+    @OptionGroup var template: TemplateOptions
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
 
     func run() throws {
         try reportingErrors {
             let url = URL(fileURLWithPath: data)
-            let scorer = try loadRewardScorer(model, checkpoint: checkpoint)
+            let scorer = try loadRewardScorer(model, checkpoint: checkpoint, template: template)
             switch try RecordReader.kind(of: url) {
             case .sft:
                 let records = try RecordReader.sft(url).records
@@ -47,11 +48,14 @@ struct Score: ParsableCommand {
     }
 }
 
-/// `--model` with a reward model's checkpoint applied, ready to score.
-func loadRewardScorer(_ model: ModelOptions, checkpoint: String) throws -> RewardScorer {
+/// `--model` with a reward model's checkpoint applied, ready to score in `template` (by default
+/// the one the reward model was trained with).
+func loadRewardScorer(_ model: ModelOptions, checkpoint: String, template: TemplateOptions) throws -> RewardScorer {
     let tokenizer = try model.loadTokenizer()
     let mistral = try model.loadModel()
     try mistral.check(tokenizer)
-    try Checkpoint.read(URL(fileURLWithPath: checkpoint)).apply(to: mistral)
-    return try RewardScorer(model: mistral, tokenizer: tokenizer, source: checkpoint)
+    let trained = try Checkpoint.read(URL(fileURLWithPath: checkpoint))
+    try trained.apply(to: mistral)
+    return try RewardScorer(
+        model: mistral, tokenizer: tokenizer, template: try template.resolve(model, checkpoint: trained), source: checkpoint)
 }

@@ -30,14 +30,12 @@ struct Serve: AsyncParsableCommand {
                 }
                 key = value
             }
-            let tokenizer = try model.loadTokenizer()
-            let mistral = try policy.load(model)
-            try mistral.check(tokenizer)
+            let loaded = try policy.load(model)
             let settings = ServerSettings(
                 host: host, port: port, modelName: URL(fileURLWithPath: model.model).lastPathComponent, apiKey: key, maxBodyBytes: maxBodyBytes,
                 defaultMaxTokens: defaultMaxTokens)
             let host = host
-            try await ModelServer(model: mistral, tokenizer: tokenizer, settings: settings).run { port in
+            try await ModelServer(model: loaded.model, tokenizer: loaded.tokenizer, template: loaded.template, settings: settings).run { port in
                 print("serving \(settings.modelName) on http://\(host):\(port)/v1" + (settings.apiKey == nil ? "" : " (API key required)") + "; Ctrl-C stops")
                 fflush(stdout)
             }

@@ -33,56 +33,87 @@ extension Mistral {
     /// the new ids.
     @discardableResult
     public func generate(prompt: [Int32], options: SamplingOptions, onToken: (Int32) -> Bool = { _ in true }) -> [Int32] {
-        require(!prompt.isEmpty, "generate: empty prompt")
+        generate(prompts: [prompt], options: [options]) { _, id in onToken(id) }[0]
+    }
+
+    /// Answers several prompts together (batched decoding): each step runs the next token of
+    /// every unfinished answer through the model at once, so each weight read serves all of
+    /// them, while attention stays per sequence over its own KV cache (no padding; see
+    /// `CachedRows`). Answer i follows `options[i]` (its own seed, temperature and token limit)
+    /// and leaves the batch at its EOS or limit, so it is the answer `generate(prompt:)` gives
+    /// alone. `onToken(i, id)` sees each new id of answer i and may return false to end it.
+    public func generate(
+        prompts: [[Int32]], options: [SamplingOptions], onToken: (_ row: Int, Int32) -> Bool = { _, _ in true }
+    ) -> [[Int32]] {
+        require(prompts.count == options.count, "generate: \(prompts.count) prompts but \(options.count) sampling options")
+        require(!prompts.contains(where: \.isEmpty), "generate: empty prompt")
+        guard !prompts.isEmpty else { return [] }
         return withoutGradients {
-            let (cache, scores) = prefill(prompt, capacity: prompt.count + options.maxNewTokens)
-            var generator = RandomGenerator(seed: options.seed)
-            return decode(prompt: prompt, cache: cache, scores: scores, options: options, generator: &generator, onToken: onToken)
+            let caches = zip(prompts, options).map { KVCache(config: config, capacity: $0.count + $1.maxNewTokens) }
+            let scores = nextLogits(prompts, caches: caches)
+            var rows = prompts.indices.map { i in
+                DecodingRow(prompt: prompts[i], cache: caches[i], scores: scores[i], options: options[i],
+                            generator: RandomGenerator(seed: options[i].seed))
+            }
+            decode(&rows, onToken: onToken)
+            return rows.map(\.produced)
         }
     }
 
     /// `count` answers to `prompt` (best-of-n), all continuing one pass over the prompt: each
-    /// starts from a copy of its KV cache. Answer i samples from seed `options.seed + i * phi`
-    /// (answer 0 is what `generate` gives).
+    /// starts from a copy of its KV cache, and they are decoded together. Answer i samples from
+    /// seed `options.seed + i * phi` (answer 0 is what `generate` gives).
     public func generateSamples(prompt: [Int32], count: Int, options: SamplingOptions) -> [[Int32]] {
         require(!prompt.isEmpty, "generate: empty prompt")
         return withoutGradients {
-            let (cache, scores) = prefill(prompt, capacity: prompt.count + options.maxNewTokens)
-            return (0..<count).map { index in
-                var generator = RandomGenerator(seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
-                return decode(prompt: prompt, cache: cache.copy(), scores: scores, options: options, generator: &generator) { _ in true }
+            let cache = KVCache(config: config, capacity: prompt.count + options.maxNewTokens)
+            let scores = nextLogits([prompt], caches: [cache])[0]
+            var rows = (0..<count).map { index in
+                DecodingRow(prompt: prompt, cache: cache.copy(), scores: scores, options: options,
+                            generator: RandomGenerator(seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
             }
+            decode(&rows) { _, _ in true }
+            return rows.map(\.produced)
         }
     }
 
-    /// The prompt's keys and values in a fresh cache, and the logits of its last position.
-    private func prefill(_ prompt: [Int32], capacity: Int) -> (KVCache, [Float]) {
-        let cache = KVCache(config: config, capacity: capacity)
-        return (cache, nextLogits(TokenBatch(ids: prompt, batch: 1, tokens: prompt.count), cache: cache))
-    }
-
-    private func nextLogits(_ step: TokenBatch, cache: KVCache) -> [Float] {
-        let hidden = hiddenStates(step, cache: cache)
-        return logits(hidden.slice(axis: 1, (step.tokens - 1)..<step.tokens).reshaped([1, config.hiddenSize])).scalars
-    }
-
-    /// Samples tokens after the cached prompt, `scores` being the logits of its last position.
-    private func decode(
-        prompt: [Int32], cache: KVCache, scores: [Float], options: SamplingOptions, generator: inout RandomGenerator,
-        onToken: (Int32) -> Bool
-    ) -> [Int32] {
-        var produced = [Int32]()
-        var seen = Set(prompt)
-        var scores = scores
-        while produced.count < options.maxNewTokens {
-            Self.penalizeRepetition(&scores, seen: seen, penalty: options.repetitionPenalty)
-            let next = Self.sample(scores, options: options, generator: &generator)
-            produced.append(next)
-            seen.insert(next)
-            if !onToken(next) || next == config.eosTokenId || produced.count == options.maxNewTokens { break }
-            scores = nextLogits(TokenBatch(ids: [next], batch: 1, tokens: 1, positions: [Int32(cache.length)]), cache: cache)
+    /// The logits after the last token of each sequence, whose new `tokens` (laid end to end)
+    /// continue `caches` at their current lengths.
+    private func nextLogits(_ tokens: [[Int32]], caches: [KVCache]) -> [[Float]] {
+        let counts = tokens.map(\.count)
+        let positions = zip(tokens, caches).flatMap { ids, cache in (0..<ids.count).map { Int32(cache.length + $0) } }
+        let total = counts.reduce(0, +)
+        let hidden = hiddenStates(
+            TokenBatch(ids: tokens.flatMap { $0 }, batch: 1, tokens: total, positions: positions),
+            rows: CachedRows(caches: caches, tokens: counts))
+        var end = 0
+        let lasts = counts.map { count -> Int32 in
+            end += count
+            return Int32(end - 1)
         }
-        return produced
+        // [sequences, hidden]: the hidden state of each sequence's last token.
+        let last = hidden.reshaped([total, config.hiddenSize]).embedding(lasts)
+        let scores = logits(last).scalars
+        let vocab = config.vocabSize
+        return counts.indices.map { Array(scores[($0 * vocab)..<(($0 + 1) * vocab)]) }
+    }
+
+    /// Samples every row until each ends (EOS, its token limit, or `onToken` returning false),
+    /// running the rows still going through the model together at each step.
+    private func decode(_ rows: inout [DecodingRow], onToken: (Int, Int32) -> Bool) {
+        var active = rows.indices.filter { rows[$0].options.maxNewTokens > 0 }
+        while !active.isEmpty {
+            active = active.filter { i in
+                Self.penalizeRepetition(&rows[i].scores, seen: rows[i].seen, penalty: rows[i].options.repetitionPenalty)
+                let next = Self.sample(rows[i].scores, options: rows[i].options, generator: &rows[i].generator)
+                rows[i].produced.append(next)
+                rows[i].seen.insert(next)
+                return onToken(i, next) && next != config.eosTokenId && rows[i].produced.count < rows[i].options.maxNewTokens
+            }
+            guard !active.isEmpty else { return }
+            let scores = nextLogits(active.map { [rows[$0].produced.last!] }, caches: active.map { rows[$0].cache })
+            for (i, row) in zip(active, scores) { rows[i].scores = row }
+        }
     }
 
     /// HF's `RepetitionPenaltyLogitsProcessor`: each token in `seen` has its logit divided by
@@ -119,5 +150,23 @@ extension Mistral {
             if draw <= 0 { return Int32(index) }
         }
         return Int32(kept[kept.count - 1])
+    }
+}
+
+/// One answer being decoded: its cache, the logits of its next token, and what it has produced.
+private struct DecodingRow {
+    let cache: KVCache
+    var scores: [Float]
+    let options: SamplingOptions
+    var generator: RandomGenerator
+    var seen: Set<Int32>
+    var produced = [Int32]()
+
+    init(prompt: [Int32], cache: KVCache, scores: [Float], options: SamplingOptions, generator: RandomGenerator) {
+        self.cache = cache
+        self.scores = scores
+        self.options = options
+        self.generator = generator
+        seen = Set(prompt)
     }
 }

@@ -1,7 +1,8 @@
 import Tensor
 
 /// Keys and values of the tokens seen so far, per layer, for one sequence. Storage is
-/// allocated once for `capacity` tokens, so each generated token costs one position.
+/// allocated once for `capacity` tokens, so each generated token costs one position. Several
+/// sequences decoded together each keep their own cache (`CachedRows`).
 public final class KVCache {
     public let capacity: Int
     public private(set) var length = 0
@@ -49,5 +50,39 @@ public final class KVCache {
                    storage: Storage(borrowing: storage.raw, count: total * rowWidth, dtype: .float32, owner: storage))
         }
         return (view(keys[layer]), view(values[layer]))
+    }
+}
+
+/// Several sequences continued together, each from its own KV cache: their new tokens lie end
+/// to end in one row of a `TokenBatch` (`tokens[i]` of them continue `caches[i]`, with the
+/// positions that follow that cache's). Every projection and MLP then runs once over all the
+/// tokens, so each weight read serves every sequence; attention runs sequence by sequence over
+/// its own cache, so a sequence sees exactly the keys it would see alone and no padding.
+struct CachedRows {
+    let caches: [KVCache]
+    let tokens: [Int]
+
+    init(caches: [KVCache], tokens: [Int]) {
+        require(caches.count == tokens.count && !caches.isEmpty, "CachedRows: \(caches.count) caches for \(tokens.count) runs of tokens")
+        self.caches = caches
+        self.tokens = tokens
+    }
+
+    /// query: [1, sum(tokens), heads, headDim], key/value: [1, sum(tokens), kvHeads, headDim]
+    /// -> [1, sum(tokens), heads, headDim]; appends each sequence's keys and values to its cache.
+    func attention(layer: Int, query: Tensor, key: Tensor, value: Tensor, slidingWindow: Int?) -> Tensor {
+        require(query.shape[1] == tokens.reduce(0, +), "CachedRows: \(query.shape[1]) tokens, expected \(tokens.reduce(0, +))")
+        if caches.count == 1 {
+            let (k, v) = caches[0].append(layer: layer, key: key, value: value)
+            return causalAttention(query: query, key: k, value: v, slidingWindow: slidingWindow)
+        }
+        var start = 0
+        let parts = zip(caches, tokens).map { cache, count in
+            defer { start += count }
+            let run = start..<(start + count)
+            let (k, v) = cache.append(layer: layer, key: key.slice(axis: 1, run), value: value.slice(axis: 1, run))
+            return causalAttention(query: query.slice(axis: 1, run), key: k, value: v, slidingWindow: slidingWindow)
+        }
+        return Tensor.concatenated(parts, axis: 1)
     }
 }

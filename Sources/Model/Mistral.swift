@@ -202,31 +202,38 @@ public final class Mistral {
     /// Final-norm hidden states [batch, tokens, hidden]. With a cache, the batch continues the
     /// cached sequence (its positions must follow the cached ones) and the cache grows.
     public func hiddenStates(_ batch: TokenBatch, cache: KVCache? = nil) -> Tensor {
+        hiddenStates(batch, rows: cache.map { CachedRows(caches: [$0], tokens: [batch.tokens]) })
+    }
+
+    /// Final-norm hidden states [1, tokens, hidden] of several sequences continued together
+    /// (`CachedRows`), or of a plain batch without `rows`.
+    func hiddenStates(_ batch: TokenBatch, rows: CachedRows?) -> Tensor {
+        require(rows == nil || batch.batch == 1, "hiddenStates: cached sequences lie end to end in one row, found batch \(batch.batch)")
         let c = config
         let (b, t) = (batch.batch, batch.tokens)
         var h = embedTokens.embedding(batch.ids).reshaped([b, t, c.hiddenSize])
         for (index, layer) in layers.enumerated() {
-            if recomputesActivations && cache == nil {
+            if recomputesActivations && rows == nil {
                 h = recomputedLayer(layer, index: index, h, batch)
             } else {
-                h = layerForward(layer, index: index, h, batch, cache: cache)
+                h = layerForward(layer, index: index, h, batch, rows: rows)
             }
         }
         return h.rmsNorm(weight: norm, eps: c.rmsNormEps)
     }
 
     // h: (batch, tokens, hidden) -> (batch, tokens, hidden)
-    func layerForward(_ layer: DecoderLayer, index: Int, _ h: Tensor, _ batch: TokenBatch, cache: KVCache?) -> Tensor {
+    func layerForward(_ layer: DecoderLayer, index: Int, _ h: Tensor, _ batch: TokenBatch, rows: CachedRows?) -> Tensor {
         let c = config
         let (b, t) = (batch.batch, batch.tokens)
         let x = h.rmsNorm(weight: layer.inputLayernorm, eps: c.rmsNormEps)
         let q = layer.qProj(x).reshaped([b, t, c.numAttentionHeads, c.headDim])
             .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
-        var k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+        let k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
             .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
-        var v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
-        if let cache { (k, v) = cache.append(layer: index, key: k, value: v) }
-        let attended = causalAttention(query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
+        let v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
+        let attended = rows?.attention(layer: index, query: q, key: k, value: v, slidingWindow: c.slidingWindow)
+            ?? causalAttention(query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
         let afterAttention = h + layer.oProj(attended.reshaped([b, t, c.numAttentionHeads * c.headDim]))
         let y = afterAttention.rmsNorm(weight: layer.postAttentionLayernorm, eps: c.rmsNormEps)
         return afterAttention + layer.downProj(swiGLU(gate: layer.gateProj(y), up: layer.upProj(y)))
@@ -240,14 +247,14 @@ public final class Mistral {
         let before = state?.generator
         var firstPass = true
         return recomputed(h, parameters: parameters) { [self] input in
-            guard let state, let before else { return layerForward(layer, index: index, input, batch, cache: nil) }
+            guard let state, let before else { return layerForward(layer, index: index, input, batch, rows: nil) }
             let current = state.generator
             state.generator = before
             defer {
                 if !firstPass { state.generator = current }
                 firstPass = false
             }
-            return layerForward(layer, index: index, input, batch, cache: nil)
+            return layerForward(layer, index: index, input, batch, rows: nil)
         }
     }
 

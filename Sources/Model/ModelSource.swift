@@ -45,6 +45,34 @@ public enum ModelSource {
         }
     }
 
+    /// The model's own chat template (Jinja text), if it ships one: GGUF `tokenizer.chat_template`;
+    /// in an HF folder `chat_template.jinja`, else `tokenizer_config.json`'s `chat_template` (a
+    /// string, or a list of named templates whose "default" is taken, else the first).
+    public func chatTemplate() throws -> String? {
+        switch self {
+        case .gguf(let url): return try GGUFFile(url: url)["tokenizer.chat_template"]?.string
+        case .folder(let url):
+            let jinja = url.appendingPathComponent("chat_template.jinja")
+            if FileManager.default.fileExists(atPath: jinja.path) {
+                do { return try String(contentsOf: jinja, encoding: .utf8) } catch { throw ModelError("\(jinja.path) cannot be read as UTF-8 text") }
+            }
+            let config = url.appendingPathComponent("tokenizer_config.json")
+            guard let data = FileManager.default.contents(atPath: config.path) else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ModelError("\(config.path) is not a JSON object")
+            }
+            switch object["chat_template"] {
+            case nil, is NSNull: return nil
+            case let text as String: return text
+            case let named as [[String: Any]]:
+                let chosen = named.first { $0["name"] as? String == "default" } ?? named.first
+                if let text = chosen?["template"] as? String { return text }
+            default: break
+            }
+            throw ModelError("\(config.path): 'chat_template' must be a string or a list of {name, template}")
+        }
+    }
+
     public func tokenizer() throws -> Tokenizer {
         switch self {
         case .folder(let url): return try Tokenizer.load(modelDirectory: url)

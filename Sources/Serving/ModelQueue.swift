@@ -9,13 +9,16 @@ import Training
 final class ModelQueue: @unchecked Sendable {
     let model: Mistral
     let tokenizer: Tokenizer
+    /// How chat messages are rendered.
+    let template: ChatTemplate.Kind
     /// New tokens when a request does not say.
     let defaultMaxTokens: Int
     private let queue = DispatchQueue(label: "facet.serving.model")
 
-    init(model: Mistral, tokenizer: Tokenizer, defaultMaxTokens: Int) {
+    init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind, defaultMaxTokens: Int) {
         self.model = model
         self.tokenizer = tokenizer
+        self.template = template
         self.defaultMaxTokens = defaultMaxTokens
     }
 
@@ -30,7 +33,7 @@ final class ModelQueue: @unchecked Sendable {
     func prepare(_ request: CompletionRequest) throws -> Prepared {
         let ids: [Int32]
         switch request.prompt {
-        case .chat(let system, let user): ids = ChatTemplate.promptIds(system: system, prompt: user, tokenizer: tokenizer)
+        case .chat(let system, let user): ids = ChatTemplate.promptIds(system: system, prompt: user, tokenizer: tokenizer, template: template)
         case .text(let text): ids = tokenizer.encode(text, addBOS: true)
         }
         let context = model.config.maxPositionEmbeddings

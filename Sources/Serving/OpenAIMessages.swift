@@ -17,7 +17,7 @@ public struct APIError: Error, Sendable {
 /// What a completion request asks for, whichever endpoint it came through.
 struct CompletionRequest: Sendable {
     enum Prompt: Sendable {
-        /// System and user message, rendered with the JANUS template.
+        /// System and user message, rendered with the model's chat template.
         case chat(system: String?, user: String)
         /// Raw text, tokenized with BOS.
         case text(String)
@@ -47,7 +47,7 @@ struct CompletionRequest: Sendable {
                 case "system" where index == 0: system = content
                 case "user" where index == messages.count - 1: user = content
                 case "system", "user", "assistant":
-                    throw APIError.invalid("messages[\(index)]: the JANUS template takes one optional system message and then one user message")
+                    throw APIError.invalid("messages[\(index)]: the chat template takes one optional system message and then one user message")
                 default:
                     throw APIError.invalid("messages[\(index)].role must be 'system' or 'user', found \(String(describing: message["role"] ?? "nothing"))")
                 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Model
 import Tokenizer
+import Training
 
 /// How `train serve` listens.
 public struct ServerSettings: Sendable {
@@ -27,15 +28,17 @@ public struct ServerSettings: Sendable {
 }
 
 /// An OpenAI-compatible HTTP server for one model: `GET /health`, `GET /v1/models`,
-/// `POST /v1/chat/completions` (JANUS template; `stream: true` sends server-sent events) and
-/// `POST /v1/completions`.
+/// `POST /v1/chat/completions` (messages rendered with the model's chat template; `stream: true`
+/// sends server-sent events) and `POST /v1/completions`.
 public struct ModelServer: Sendable {
     public let settings: ServerSettings
     private let queue: ModelQueue
 
-    public init(model: Mistral, tokenizer: Tokenizer, settings: ServerSettings) {
+    /// - Parameter template: how chat messages become the prompt (`ChatTemplate.template(for:checkpoint:)`
+    ///   chooses the model's).
+    public init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind, settings: ServerSettings) {
         self.settings = settings
-        queue = ModelQueue(model: model, tokenizer: tokenizer, defaultMaxTokens: settings.defaultMaxTokens)
+        queue = ModelQueue(model: model, tokenizer: tokenizer, template: template, defaultMaxTokens: settings.defaultMaxTokens)
     }
 
     /// Serves until SIGINT or SIGTERM, then stops cleanly; `onListening` gets the bound port.

@@ -33,6 +33,13 @@ final class BenchCLITests: XCTestCase {
 
         let summary = try runTrain(Array(arguments.dropLast()))
         XCTAssertTrue(summary.stdout.contains("3 records judged by the rule-based judge"), summary.stdout)
+
+        // Answered one at a time, the same answers as batched (the default, 8 at a time).
+        let single = directory.appendingPathComponent("eval-single")
+        let oneByOne = try runTrain(arguments.map { $0 == out.path ? single.path : $0 } + ["--batch-size", "1"])
+        XCTAssertEqual(oneByOne.status, 0, oneByOne.stderr)
+        XCTAssertEqual(oneByOne.stdout, result.stdout)
+        XCTAssertEqual(try runTrain(arguments + ["--batch-size", "0"]).stderr.contains("--batch-size must be at least 1"), true)
     }
 
     func testBadBenchUsesGiveOneReadableError() throws {

@@ -49,6 +49,39 @@ final class InferenceCLITests: XCTestCase {
         XCTAssertEqual(try runTrain(sampled).stdout, try runTrain(sampled).stdout, "sampling with a seed is reproducible")
     }
 
+    /// Without --template, SmolLM2's GGUF (a ChatML chat template) answers in ChatML.
+    func testAGGUFWithAChatMLTemplateAnswersInChatML() throws {
+        let model = try Fixtures.smolLM2GGUF().path
+        let arguments = ["generate", "--model", model, "--system", "You answer in one word.", "--prompt", "Capital of France?", "--max-new-tokens", "6"]
+        let chosen = try runTrain(arguments)
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        XCTAssertEqual(chosen.stdout, try runTrain(arguments + ["--template", "chatml"]).stdout)
+        XCTAssertNotEqual(chosen.stdout, try runTrain(arguments + ["--template", "janus"]).stdout)
+        XCTAssertTrue(chosen.stdout.contains("Paris"), chosen.stdout)
+        let unknown = try runTrain(arguments + ["--template", "alpaca"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("janus") && unknown.stderr.contains("chatml"), unknown.stderr)
+    }
+
+    /// A checkpoint trained with `data.template: chatml` is evaluated in ChatML unless told otherwise.
+    func testACheckpointIsEvaluatedInItsRecipesTemplate() throws {
+        let directory = try Fixtures.temporaryDirectory(self)
+        let model = try Fixtures.tinyMistralFolder(self)
+        let recipe = try writeSFTRecipe(in: directory, model: model)
+        let trained = try runTrain(["sft", recipe.path, "--set", "data.template=chatml", "--set", "train.max_steps=1"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let arguments = [
+            "eval", "--model", model.path, "--checkpoint", directory.appendingPathComponent("out/final.h5").path,
+            "--data", Fixtures.url("tiny-mistral-eval.jsonl").path, "--json",
+        ]
+        let chosen = try runTrain(arguments)
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        XCTAssertEqual(chosen.stdout, try runTrain(arguments + ["--template", "chatml"]).stdout)
+        XCTAssertNotEqual(chosen.stdout, try runTrain(arguments + ["--template", "janus"]).stdout)
+        let plain = try runTrain(Array(arguments[0...2]) + Array(arguments[5...]))
+        XCTAssertEqual(plain.stdout, try runTrain(Array(arguments[0...2]) + Array(arguments[5...]) + ["--template", "janus"]).stdout, "no checkpoint, no chat template: janus")
+    }
+
     func testBrokenModelFilesGiveOneReadableError() throws {
         let data = Fixtures.url("tiny-mistral-eval.jsonl").path
         let missing = try runTrain(["eval", "--model", "/nonexistent/model", "--data", data])

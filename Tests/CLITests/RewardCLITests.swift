@@ -88,6 +88,19 @@ final class RewardCLITests: XCTestCase {
             "generate", "--model", model.path, "--system", "s", "--prompt", "p", "--best-of", "2", "--reward", final, "--temperature", "0",
         ])
         XCTAssertEqual(greedy.stderr, "error: --best-of needs sampled answers: --temperature must be above 0\n")
+
+        // A reward model trained in ChatML scores ChatML prompts: with this JANUS policy only
+        // when --template says which template both take.
+        let chatML = directory.appendingPathComponent("rm-chatml")
+        let trained = try runTrain(["rm", recipe.path, "--set", "data.template=chatml", "--set", "train.max_steps=1", "--set", "output.dir=\(chatML.path)"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let chatMLReward = chatML.appendingPathComponent("final.h5").path
+        let question = ["generate", "--model", model.path, "--system", "s", "--prompt", "p", "--best-of", "2", "--reward", chatMLReward, "--max-new-tokens", "4"]
+        let mismatch = try runTrain(question)
+        XCTAssertEqual(mismatch.status, 1)
+        XCTAssertEqual(mismatch.stderr, "error: the reward model \(chatMLReward) was trained with the chatml template but the policy answers in janus; give --template\n")
+        let agreed = try runTrain(question + ["--template", "chatml"])
+        XCTAssertEqual(agreed.status, 0, agreed.stderr)
     }
 
     func testRewardModelResumeIsExact() throws {

@@ -118,6 +118,23 @@ final class ServeCLITests: XCTestCase {
         XCTAssertEqual(server.process.terminationStatus, 0, "Ctrl-C stops cleanly")
     }
 
+    /// The server renders chat messages in the template the CLI chose (here given: --template chatml).
+    func testChatMessagesUseTheChosenTemplate() async throws {
+        let model = try Fixtures.tinyMistralFolder(self)
+        let server = try start(model, ["--template", "chatml"])
+        let question = ["--system", "Be brief.", "--prompt", "Name a colour.", "--max-new-tokens", "10"]
+        let chatML = try runTrain(["generate", "--model", model.path, "--template", "chatml"] + question)
+        XCTAssertEqual(chatML.status, 0, chatML.stderr)
+        XCTAssertNotEqual(chatML.stdout, try runTrain(["generate", "--model", model.path] + question).stdout, "the templates answer differently")
+        let (status, data) = try await call(server, "/v1/chat/completions", [
+            "model": "x", "temperature": 0, "max_tokens": 10,
+            "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "Name a colour."]],
+        ] as [String: Any])
+        XCTAssertEqual(status, 200)
+        let choice = try XCTUnwrap((try object(data)["choices"] as? [[String: Any]])?.first)
+        XCTAssertEqual(try XCTUnwrap((choice["message"] as? [String: Any])?["content"] as? String) + "\n", chatML.stdout)
+    }
+
     func testAPIKeyIsRequired() async throws {
         let model = try Fixtures.tinyMistralFolder(self)
         let server = try start(model, ["--api-key-env", "FACET_TEST_SERVE_KEY"], environment: ["FACET_TEST_SERVE_KEY": "s3cret"])

@@ -44,7 +44,7 @@ final class JudgeClientTests: XCTestCase {
         let pipeline = BenchEvaluationPipeline(records: bench, output: output, judge: .model(judge, samples: 1, concurrency: 4))
         let retries = Counter()
         let started = Date()
-        let (results, scores) = try await pipeline.run(answer: { index, _ in "Answer \(index) ✓" }) { event in
+        let (results, scores) = try await pipeline.run(answer: { batch in batch.map { "Answer \($0.index) ✓" } }) { event in
             if case .retrying(let index, let rubric, let attempt, let reason) = event { retries.add("\(index).\(rubric).\(attempt): \(reason)") }
         }
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.05 + 0.1 + 0.2 + 0.4, "four back-offs for 'broken'")
@@ -76,7 +76,7 @@ final class JudgeClientTests: XCTestCase {
         try handle.write(contentsOf: Data("{\"index\": 0, \"rub".utf8))
         try handle.close()
         healthy.value = true
-        let (again, rescored) = try await pipeline.run(answer: { _, _ in XCTFail("answered again"); return "" }) { _ in }
+        let (again, rescored) = try await pipeline.run(answer: { batch in XCTFail("answered again"); return batch.map { _ in "" } }) { _ in }
         XCTAssertEqual(again.map(\.scores), [[3, 4], [5, 2]])
         XCTAssertEqual(again.map(\.response), ["Answer 0 ✓", "Answer 1 ✓"])
         XCTAssertEqual(rescored.failures, 0)
@@ -106,14 +106,14 @@ final class JudgeClientTests: XCTestCase {
         let judge = OpenAIJudge(settings: settings(server))
         let output = try Fixtures.temporaryDirectory(self)
         let averaged = BenchEvaluationPipeline(records: records([["twice"]]), output: output, judge: .model(judge, samples: 2, concurrency: 1))
-        let (results, scores) = try await averaged.run(answer: { _, _ in "A" }) { _ in }
+        let (results, scores) = try await averaged.run(answer: { batch in batch.map { _ in "A" } }) { _ in }
         XCTAssertEqual(results[0].scores, [4.5])
         XCTAssertEqual(scores.samples, 2)
 
         let denied = BenchEvaluationPipeline(
             records: records([["denied"]]), output: try Fixtures.temporaryDirectory(self), judge: .model(judge, samples: 1, concurrency: 1))
         do {
-            _ = try await denied.run(answer: { _, _ in "A" }) { _ in }
+            _ = try await denied.run(answer: { batch in batch.map { _ in "A" } }) { _ in }
             XCTFail("a 401 must stop the evaluation")
         } catch {
             XCTAssertTrue("\(error)".contains("answered HTTP 401: canned 401"), "\(error)")

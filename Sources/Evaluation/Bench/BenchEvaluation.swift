@@ -15,8 +15,8 @@ public struct BenchResponse: Sendable {
     }
 }
 
-/// A model answering benchmark prompts (greedily unless told otherwise), or keeping the best of
-/// several sampled answers by a reward model.
+/// A model answering benchmark prompts (greedily unless told otherwise), `batchSize` prompts
+/// decoded together, or keeping the best of several sampled answers by a reward model.
 public struct BenchEvaluator {
     public let model: Mistral
     public let tokenizer: Tokenizer
@@ -24,35 +24,54 @@ public struct BenchEvaluator {
     public var template: ChatTemplate.Kind
     public var sampling: SamplingOptions
     public var bestOf: BestOfN?
+    /// Prompts answered together (`Mistral.generate(prompts:)`); the answers are those given one
+    /// at a time. Best-of-n answers one prompt at a time (its samples are the batch).
+    public var batchSize: Int
 
     public init(
         model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind = .janus,
-        sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil) {
+        sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil, batchSize: Int = 8) {
+        precondition(batchSize >= 1, "BenchEvaluator: batchSize must be at least 1")
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
         self.sampling = sampling
         self.bestOf = bestOf
+        self.batchSize = batchSize
     }
 
     /// The answer to `prompt` under `system`, as text (EOS not included). A sampled answer
     /// draws from seed `sampling.seed + index`, so a record's answer does not depend on which
-    /// records were answered before it.
+    /// records were answered before it or beside it.
     public func answer(system: String, prompt: String, index: Int = 0) -> String {
-        var options = sampling
-        options.seed &+= UInt64(index)
-        let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer, template: template)
-        let ids = bestOf.map { $0.choose(policy: model, prompt: promptIds, options: options).answer }
-            ?? model.generate(prompt: promptIds, options: options)
-        return tokenizer.decode(ids.filter { $0 != tokenizer.eosId })
+        answers([(index, system, prompt)])[0]
+    }
+
+    /// The answers to several prompts (`index` fixing each one's seed, as in `answer`), decoded
+    /// `batchSize` at a time.
+    public func answers(_ prompts: [(index: Int, system: String, prompt: String)]) -> [String] {
+        let ids = prompts.map { ChatTemplate.promptIds(system: $0.system, prompt: $0.prompt, tokenizer: tokenizer, template: template) }
+        let options = prompts.map { item -> SamplingOptions in
+            var options = sampling
+            options.seed &+= UInt64(item.index)
+            return options
+        }
+        let produced: [[Int32]]
+        if let bestOf {
+            produced = zip(ids, options).map { bestOf.choose(policy: model, prompt: $0, options: $1).answer }
+        } else {
+            produced = stride(from: 0, to: ids.count, by: batchSize).flatMap { start in
+                let batch = start..<min(start + batchSize, ids.count)
+                return model.generate(prompts: Array(ids[batch]), options: Array(options[batch]))
+            }
+        }
+        return produced.map { tokenizer.decode($0.filter { $0 != tokenizer.eosId }) }
     }
 
     /// Answers every benchmark record and scores it with the rule-based rubric (the demo's
     /// synthetic bench).
     public func evaluate(_ records: [BenchRecord]) -> [BenchResponse] {
-        records.enumerated().map { index, record in
-            let response = answer(system: record.system, prompt: record.prompt, index: index)
-            return BenchResponse(response: response, score: Rubric.score(response, for: record))
-        }
+        let texts = answers(records.enumerated().map { ($0, $1.system, $1.prompt) })
+        return zip(texts, records).map { BenchResponse(response: $0, score: Rubric.score($0, for: $1)) }
     }
 }

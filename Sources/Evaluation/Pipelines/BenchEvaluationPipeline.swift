@@ -50,9 +50,12 @@ public struct BenchEvaluationPipeline {
         self.judge = judge
     }
 
-    /// - Parameter answer: the model's answer to record `index`.
+    /// - Parameters:
+    ///   - batchSize: records handed to `answer` at once (the unanswered ones, in order).
+    ///   - answer: the model's answers to the records of a batch, in its order.
     public func run(
-        answer: (_ index: Int, BenchRecord) throws -> String, events: @escaping @Sendable (BenchEvent) -> Void
+        batchSize: Int = 1, answer: (_ batch: [(index: Int, record: BenchRecord)]) throws -> [String],
+        events: @escaping @Sendable (BenchEvent) -> Void
     ) async throws -> (results: [BenchRecordResult], scores: BenchScores) {
         do {
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
@@ -72,11 +75,16 @@ public struct BenchEvaluationPipeline {
         for line in earlierJudgments where line.score != nil { judgments[line.key] = line }
         if !responses.isEmpty || !judgments.isEmpty { events(.resumed(answers: responses.count, judgments: judgments.count)) }
 
-        for (index, record) in records.enumerated() where responses[index] == nil {
-            let text = try answer(index, record)
-            try answerLog.append(BenchAnswer(index: index, response: text))
-            responses[index] = text
-            events(.answered(index: index, done: responses.count, total: records.count))
+        let unanswered = records.enumerated().filter { responses[$0.offset] == nil }.map { (index: $0.offset, record: $0.element) }
+        for start in stride(from: 0, to: unanswered.count, by: max(batchSize, 1)) {
+            let batch = Array(unanswered[start..<min(start + max(batchSize, 1), unanswered.count)])
+            let texts = try answer(batch)
+            guard texts.count == batch.count else { throw DataError(file: answerLog.url.path, "\(texts.count) answers for \(batch.count) records") }
+            for (item, text) in zip(batch, texts) {
+                try answerLog.append(BenchAnswer(index: item.index, response: text))
+                responses[item.index] = text
+                events(.answered(index: item.index, done: responses.count, total: records.count))
+            }
         }
 
         let keys = records.indices.flatMap { index in
