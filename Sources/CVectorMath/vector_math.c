@@ -77,6 +77,38 @@ AVX512 void facet_scaled_exponentials_avx512(float *out, const float *x, long n,
     }
 }
 
+static AVX512 inline __m512 sigmoid16(__m512 g) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+}
+
+AVX512 void facet_swiglu_forward_avx512(float *out, const float *gate, const float *up, long n) {
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(mask, gate + i), u = _mm512_maskz_loadu_ps(mask, up + i);
+        _mm512_mask_storeu_ps(out + i, mask, _mm512_mul_ps(_mm512_mul_ps(g, sigmoid16(g)), u));
+    }
+}
+
+AVX512 void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *dy, const float *gate, const float *up, long n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(mask, gate + i), d = _mm512_maskz_loadu_ps(mask, dy + i);
+        const __m512 s = sigmoid16(g);
+        if (dup) {
+            const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dup + i), _mm512_mul_ps(_mm512_mul_ps(d, g), s));
+            _mm512_mask_storeu_ps(dup + i, mask, sum);
+        }
+        if (dgate) {
+            const __m512 u = _mm512_maskz_loadu_ps(mask, up + i);
+            const __m512 slope = _mm512_add_ps(one, _mm512_mul_ps(g, _mm512_sub_ps(one, s)));
+            const __m512 term = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, u), s), slope);
+            _mm512_mask_storeu_ps(dgate + i, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dgate + i), term));
+        }
+    }
+}
+
 enum { GEMM_ROWS = 6, GEMM_VECTORS = 4, GEMM_DEPTH = 128 };
 
 /* One tile of C: `rows` (<= GEMM_ROWS) rows by `vectors` (<= GEMM_VECTORS) 16-lane vectors, the
