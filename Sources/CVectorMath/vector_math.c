@@ -76,3 +76,107 @@ AVX512 void facet_scaled_exponentials_avx512(float *out, const float *x, long n,
         _mm512_mask_storeu_ps(out + i, mask, _mm512_mul_ps(e, factor));
     }
 }
+
+static AVX512 inline __m512 sigmoid16(__m512 g) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+}
+
+AVX512 void facet_swiglu_forward_avx512(float *out, const float *gate, const float *up, long n) {
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(mask, gate + i), u = _mm512_maskz_loadu_ps(mask, up + i);
+        _mm512_mask_storeu_ps(out + i, mask, _mm512_mul_ps(_mm512_mul_ps(g, sigmoid16(g)), u));
+    }
+}
+
+AVX512 void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *dy, const float *gate, const float *up, long n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        const __m512 g = _mm512_maskz_loadu_ps(mask, gate + i), d = _mm512_maskz_loadu_ps(mask, dy + i);
+        const __m512 s = sigmoid16(g);
+        if (dup) {
+            const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dup + i), _mm512_mul_ps(_mm512_mul_ps(d, g), s));
+            _mm512_mask_storeu_ps(dup + i, mask, sum);
+        }
+        if (dgate) {
+            const __m512 u = _mm512_maskz_loadu_ps(mask, up + i);
+            const __m512 slope = _mm512_add_ps(one, _mm512_mul_ps(g, _mm512_sub_ps(one, s)));
+            const __m512 term = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(d, u), s), slope);
+            _mm512_mask_storeu_ps(dgate + i, mask, _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dgate + i), term));
+        }
+    }
+}
+
+enum { GEMM_ROWS = 6, GEMM_VECTORS = 4, GEMM_DEPTH = 128 };
+
+/* One tile of C: `rows` (<= GEMM_ROWS) rows by `vectors` (<= GEMM_VECTORS) 16-lane vectors, the
+   last one masked; 24 accumulators at full size. Always inlined with constant sizes, so the
+   arrays live in registers. */
+static AVX512 inline __attribute__((always_inline)) void gemm_tile(
+    const int rows, const int vectors, __mmask16 last, float *c, long ldc, const float *a, long ar, long ad,
+    const float *b, long ldb, long k, float alpha, float beta) {
+    __m512 acc[GEMM_ROWS][GEMM_VECTORS];
+    for (int r = 0; r < rows; r++)
+        for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_setzero_ps();
+    for (long p = 0; p < k; p++) {
+        __m512 bv[GEMM_VECTORS];
+        for (int v = 0; v < vectors; v++)
+            bv[v] = v == vectors - 1 ? _mm512_maskz_loadu_ps(last, b + p * ldb + 16 * v) : _mm512_loadu_ps(b + p * ldb + 16 * v);
+        for (int r = 0; r < rows; r++) {
+            const __m512 av = _mm512_set1_ps(a[r * ar + p * ad]);
+            for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+        }
+    }
+    const __m512 scale = _mm512_set1_ps(alpha), keep = _mm512_set1_ps(beta);
+    for (int r = 0; r < rows; r++) {
+        for (int v = 0; v < vectors; v++) {
+            const __mmask16 mask = v == vectors - 1 ? last : (__mmask16)0xFFFF;
+            float *out = c + r * ldc + 16 * v;
+            __m512 value = _mm512_mul_ps(acc[r][v], scale);
+            if (beta != 0) value = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, out), keep, value);
+            _mm512_mask_storeu_ps(out, mask, value);
+        }
+    }
+}
+
+#define GEMM_TILE(R, V) \
+    gemm_tile(R, V, last, c, ldc, a, ar, ad, b, ldb, k, alpha, beta); \
+    return
+
+static AVX512 void gemm_tile_any(int rows, int vectors, __mmask16 last, float *c, long ldc, const float *a, long ar,
+                                 long ad, const float *b, long ldb, long k, float alpha, float beta) {
+#define GEMM_ROW_CASES(V) \
+    switch (rows) { \
+    case 6: GEMM_TILE(6, V); case 5: GEMM_TILE(5, V); case 4: GEMM_TILE(4, V); \
+    case 3: GEMM_TILE(3, V); case 2: GEMM_TILE(2, V); default: GEMM_TILE(1, V); \
+    }
+    switch (vectors) {
+    case 4: GEMM_ROW_CASES(4)
+    case 3: GEMM_ROW_CASES(3)
+    case 2: GEMM_ROW_CASES(2)
+    default: GEMM_ROW_CASES(1)
+    }
+#undef GEMM_ROW_CASES
+}
+
+AVX512 void facet_gemm_avx512(float *c, long ldc, const float *a, long a_row_stride, long a_depth_stride,
+                              const float *b, long ldb, long m, long n, long k, float alpha, float beta) {
+    /* Depth in chunks whose slice of B (GEMM_DEPTH x 64 floats, 32 KiB) stays in L1 while every
+       row tile passes over it. */
+    for (long p0 = 0; p0 < k; p0 += GEMM_DEPTH) {
+        const long depth = k - p0 < GEMM_DEPTH ? k - p0 : GEMM_DEPTH;
+        const float chunk_beta = p0 == 0 ? beta : 1;
+        for (long j0 = 0; j0 < n; j0 += 16 * GEMM_VECTORS) {
+            const long columns = n - j0 < 16 * GEMM_VECTORS ? n - j0 : 16 * GEMM_VECTORS;
+            const int vectors = (int)((columns + 15) / 16);
+            const __mmask16 last = tail_mask(columns - 16 * (vectors - 1));
+            for (long i0 = 0; i0 < m; i0 += GEMM_ROWS) {
+                const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
+                gemm_tile_any(rows, vectors, last, c + i0 * ldc + j0, ldc, a + i0 * a_row_stride + p0 * a_depth_stride,
+                              a_row_stride, a_depth_stride, b + p0 * ldb + j0, ldb, depth, alpha, chunk_beta);
+            }
+        }
+    }
+}

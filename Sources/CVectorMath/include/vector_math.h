@@ -16,4 +16,20 @@ float facet_exponentials_and_sum_avx512(float *out, const float *x, long n, floa
 /* out[i] = scale * e^(x[i] - shift); out may be x. */
 void facet_scaled_exponentials_avx512(float *out, const float *x, long n, float shift, float scale);
 
+/* SwiGLU: out[i] = g s u for g = gate[i], u = up[i], s = sigmoid(g) = 1 / (1 + e^-g) with the e^x
+   above. */
+void facet_swiglu_forward_avx512(float *out, const float *gate, const float *up, long n);
+
+/* The pullback, accumulating: dgate[i] += dy u s (1 + g (1 - s)), dup[i] += dy g s with
+   s = sigmoid(g); either output may be NULL. */
+void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *dy, const float *gate, const float *up, long n);
+
+/* C = alpha * A B + beta * C for the small products of attention's blocks, read in place
+   (OpenBLAS packs both operands on every call, which for these shapes cost a fifth of the time):
+   C: (m, n) with rows ldc apart; A(i, p) = a[i * a_row_stride + p * a_depth_stride], so a
+   transposed A is a matter of strides; B: (k, n) with rows ldb apart. With beta = 0, C is
+   only written. */
+void facet_gemm_avx512(float *c, long ldc, const float *a, long a_row_stride, long a_depth_stride,
+                       const float *b, long ldb, long m, long n, long k, float alpha, float beta);
+
 #endif

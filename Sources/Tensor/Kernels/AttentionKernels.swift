@@ -1,5 +1,15 @@
 import Foundation
 
+/// Which GEMMs run attention's blocks. OpenBLAS packs both operands of every call, which for
+/// products this small took a fifth of attention's time; on AVX-512F CPUs CVectorMath's kernel
+/// reads them in place instead, keys and values transposed once per head (faster than OpenBLAS
+/// on these shapes even with its packing left out).
+enum AttentionGEMM {
+    case openBLAS, avx512
+
+    static let preferred: AttentionGEMM = vectorMathUsesAVX512 ? .avx512 : .openBLAS
+}
+
 /// Causal attention over head-interleaved layouts, one block of query rows at a time, so
 /// the scores held at once are (block rows x keys) for one head: memory grows with T,
 /// never with T^2. Query row i sits at absolute position keyTokens - queryTokens + i (a
@@ -9,6 +19,7 @@ struct AttentionGeometry {
     let batch, queryTokens, keyTokens, queryHeads, keyValueHeads, headDim: Int
     let slidingWindow: Int?
     let segmentIds: [Int32]?  // [batch * keyTokens]
+    var gemm = AttentionGEMM.preferred
 
     static let blockRows = 64
     var scale: Float { 1 / Float(headDim).squareRoot() }
@@ -60,17 +71,65 @@ struct AttentionGeometry {
     }
     func rowIndex(_ b: Int, _ h: Int, _ t: Int) -> Int { (b * queryHeads + h) * queryTokens + t }
 
-    /// scores: (rows, keys.count) = scale * Q K^T, then probabilities exp(s - lse) with
-    /// masked entries set to 0; with `computeLSE` the row's log-sum-exp is computed into `lse`
-    /// first.
+    /// Row stride of a transposed key or value head: padded past a multiple of 16 floats, as rows
+    /// a power of two apart would all fall into the same few L1 cache sets.
+    var transposedStride: Int { (keyTokens + 15) / 16 * 16 + 16 }
+
+    /// Scratch for one key or value head transposed, (headDim, transposedStride); nil where the
+    /// GEMMs are OpenBLAS's, which take the transpose as a flag.
+    func allocateTransposed() -> UnsafeMutablePointer<Float>? {
+        gemm == .avx512 ? UnsafeMutablePointer<Float>.allocate(capacity: headDim * transposedStride) : nil
+    }
+
+    // yT: (headDim, transposedStride) = the rows of y (k or v) for batch b and query head h's KV head, transposed
+    func transpose(_ yT: UnsafeMutablePointer<Float>?, _ y: UnsafePointer<Float>, b: Int, h: Int) {
+        guard let yT else { return }
+        let base = y + keyOffset(b, 0, h)
+        for t in 0..<keyTokens {
+            let row = base + t * keyStride
+            for d in 0..<headDim { yT[d * transposedStride + t] = row[d] }
+        }
+    }
+
+    /// c: (m, n) = alpha * op(a) · b + beta * c, b: (k, n) with rows ldb apart; op(a) is a: (m, k)
+    /// or, with `transA`, a^T for a: (k, m), rows lda apart.
+    func multiply(
+        transA: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+        ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        switch gemm {
+        case .openBLAS:
+            BLAS.sgemm(transA: transA, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        case .avx512:
+            avx512GEMM(m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: transA ? 1 : lda, aDepthStride: transA ? lda : 1,
+                       b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// c: (rows, keys.count) = alpha * x: (rows, headDim) · y[keys]^T, for y the keys or values
+    /// of query head h's KV head, or `yT` (from `transpose`) where there is one.
+    func multiplyTransposed(
+        _ c: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, y: UnsafePointer<Float>, yT: UnsafePointer<Float>?,
+        b: Int, h: Int, rows: Int, keys: Range<Int>, alpha: Float
+    ) {
+        if let yT {
+            avx512GEMM(m: rows, n: keys.count, k: headDim, alpha: alpha, a: x, aRowStride: queryStride, aDepthStride: 1,
+                       b: yT + keys.lowerBound, ldb: transposedStride, beta: 0, c: c, ldc: keys.count)
+        } else {
+            BLAS.sgemm(transA: false, transB: true, m: rows, n: keys.count, k: headDim, alpha: alpha, a: x, lda: queryStride,
+                       b: y + keyOffset(b, keys.lowerBound, h), ldb: keyStride, beta: 0, c: c, ldc: keys.count)
+        }
+    }
+
+    /// scores: (rows, keys.count) = scale * Q K^T (kT: K transposed, or nil), then probabilities
+    /// exp(s - lse) with masked entries set to 0; with `computeLSE` the row's log-sum-exp is
+    /// computed into `lse` first.
     func probabilities(
-        _ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+        _ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, kT: UnsafePointer<Float>?,
         b: Int, h: Int, q0: Int, q1: Int, keys: Range<Int>, lse: UnsafeMutablePointer<Float>, computeLSE: Bool
     ) {
         let rows = q1 - q0, width = keys.count
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: headDim, alpha: scale,
-                   a: q + queryOffset(b, q0, h), lda: queryStride, b: k + keyOffset(b, keys.lowerBound, h), ldb: keyStride,
-                   beta: 0, c: scores, ldc: width)
+        multiplyTransposed(scores, x: q + queryOffset(b, q0, h), y: k, yT: kT, b: b, h: h, rows: rows, keys: keys, alpha: scale)
         for r in 0..<rows {
             let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
             guard segmentIds == nil else {
@@ -121,12 +180,17 @@ func attentionForward(
 ) {
     g.forEachHeadGroup(sharingKeys: false) { b, heads in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: AttentionGeometry.blockRows * max(g.keyTokens, 1))
-        defer { scores.deallocate() }
+        let kT = g.allocateTransposed()
+        defer {
+            scores.deallocate()
+            kT?.deallocate()
+        }
         for h in heads {
+            g.transpose(kT, k, b: b, h: h)
             g.forEachBlock { q0, q1, keys in
-                g.probabilities(scores, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: true)
-                BLAS.sgemm(transA: false, transB: false, m: q1 - q0, n: g.headDim, k: keys.count,
-                           a: scores, lda: keys.count, b: v + g.keyOffset(b, keys.lowerBound, h), ldb: g.keyStride,
+                g.probabilities(scores, q: q, k: k, kT: kT, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: true)
+                g.multiply(transA: false, m: q1 - q0, n: g.headDim, k: keys.count, a: scores, lda: keys.count,
+                           b: v + g.keyOffset(b, keys.lowerBound, h), ldb: g.keyStride,
                            beta: 0, c: out + g.queryOffset(b, q0, h), ldc: g.queryStride)
             }
         }
@@ -158,33 +222,38 @@ func attentionBackward(
     g.forEachHeadGroup(sharingKeys: true) { b, heads in
         let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
         let gradScores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        let kT = g.allocateTransposed(), vT = g.allocateTransposed()
         defer {
             probabilities.deallocate()
             gradScores.deallocate()
+            kT?.deallocate()
+            vT?.deallocate()
         }
+        // The group's heads share one KV head.
+        g.transpose(kT, k, b: b, h: heads.lowerBound)
+        if dq != nil || dk != nil { g.transpose(vT, v, b: b, h: heads.lowerBound) }
         for h in heads {
             g.forEachBlock { q0, q1, keys in
                 let rows = q1 - q0, width = keys.count
-                g.probabilities(probabilities, q: q, k: k, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: false)
+                g.probabilities(probabilities, q: q, k: k, kT: kT, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: false)
                 let dOutBlock = dOut + g.queryOffset(b, q0, h), keyBase = g.keyOffset(b, keys.lowerBound, h)
                 if let dv {
-                    BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: probabilities, lda: width,
+                    g.multiply(transA: true, m: width, n: g.headDim, k: rows, a: probabilities, lda: width,
                                b: dOutBlock, ldb: g.queryStride, beta: 1, c: dv + keyBase, ldc: g.keyStride)
                 }
                 guard dq != nil || dk != nil else { return }
-                BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: g.headDim, a: dOutBlock, lda: g.queryStride,
-                           b: v + keyBase, ldb: g.keyStride, beta: 0, c: gradScores, ldc: width)
+                g.multiplyTransposed(gradScores, x: dOutBlock, y: v, yT: vT, b: b, h: h, rows: rows, keys: keys, alpha: 1)
                 for r in 0..<rows {
                     let p = probabilities + r * width, ds = gradScores + r * width
                     let dot = rowDot[g.rowIndex(b, h, q0 + r)]
                     for j in 0..<width { ds[j] = p[j] * (ds[j] - dot) * scale }
                 }
                 if let dq {
-                    BLAS.sgemm(transA: false, transB: false, m: rows, n: g.headDim, k: width, a: gradScores, lda: width,
+                    g.multiply(transA: false, m: rows, n: g.headDim, k: width, a: gradScores, lda: width,
                                b: k + keyBase, ldb: g.keyStride, beta: 1, c: dq + g.queryOffset(b, q0, h), ldc: g.queryStride)
                 }
                 if let dk {
-                    BLAS.sgemm(transA: true, transB: false, m: width, n: g.headDim, k: rows, a: gradScores, lda: width,
+                    g.multiply(transA: true, m: width, n: g.headDim, k: rows, a: gradScores, lda: width,
                                b: q + g.queryOffset(b, q0, h), ldb: g.queryStride, beta: 1, c: dk + keyBase, ldc: g.keyStride)
                 }
             }

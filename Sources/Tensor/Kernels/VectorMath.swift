@@ -136,3 +136,15 @@ func portableExponentialsAndSum(_ out: UnsafeMutablePointer<Float>?, _ x: Unsafe
     }
     return result
 }
+
+/// c: (m, n) = alpha * A · b + beta * c on AVX-512F (CVectorMath), every operand read in place:
+/// A(i, p) = a[i * aRowStride + p * aDepthStride] (a transposed A is a swap of the strides),
+/// b: (k, n) with rows ldb apart, c's rows ldc apart. The caller checks `vectorMathUsesAVX512`.
+func avx512GEMM(
+    m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, aRowStride: Int, aDepthStride: Int,
+    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else { return scaleByBeta(c, m: m, n: n, ldc: ldc, beta: beta) }
+    facet_gemm_avx512(c, ldc, a, aRowStride, aDepthStride, b, ldb, m, n, k, alpha, beta)
+}

@@ -44,19 +44,10 @@ extension Tensor {
 public func swiGLU(gate: Tensor, up: Tensor) -> Tensor {
     require(gate.shape == up.shape, "swiGLU: shapes \(gate.shape) and \(up.shape) differ")
     let out = Tensor(uninitialized: gate.shape)
-    let (g, u, y, n) = (gate.data, up.data, out.data, gate.count)
-    parallelChunks(n, minimumChunk: 1 << 14) { range in
-        for i in range { y[i] = g[i] / (1 + Foundation.exp(-g[i])) * u[i] }
-    }
+    swiGLUForward(out.data, gate.data, up.data, gate.count)
     return out.recorded(from: [gate, up]) { dy in
-        let gateGrad = gate.needsGrad ? gate.gradBuffer() : nil
-        let upGrad = up.needsGrad ? up.gradBuffer() : nil
-        parallelChunks(n, minimumChunk: 1 << 14) { range in
-            for i in range {
-                let s = 1 / (1 + Foundation.exp(-g[i]))
-                upGrad?[i] += dy[i] * g[i] * s
-                gateGrad?[i] += dy[i] * u[i] * s * (1 + g[i] * (1 - s))
-            }
-        }
+        swiGLUBackward(
+            dGate: gate.needsGrad ? gate.gradBuffer() : nil, dUp: up.needsGrad ? up.gradBuffer() : nil, dy, gate.data, up.data,
+            gate.count)
     }
 }
