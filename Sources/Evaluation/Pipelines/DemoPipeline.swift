@@ -89,15 +89,13 @@ public struct DemoPipeline {
         let dpo = try load("dpo", data: "pairs.jsonl", eval: "pairs-heldout.jsonl")
         let rm = try load("rm", data: "pairs.jsonl", eval: "pairs-heldout.jsonl")
 
-        let base: Mistral
         if fromScratch {
-            base = try Mistral.randomlyInitialized(config: MistralConfig.preset("demo")!, seed: seed)
-            try MergedExport.write(base, sourceDirectory: URL(fileURLWithPath: tokenizerDirectory), to: URL(fileURLWithPath: modelPath))
-        } else {
-            base = try ModelSource(path: modelPath).load(dtype: sft.model.dtype)
-            base.computeDType = try BFloat16GEMM.computeDType(requested: sft.model.computeDType, storage: sft.model.dtype)
+            let random = try Mistral.randomlyInitialized(config: MistralConfig.preset("demo")!, seed: seed)
+            try MergedExport.write(random, sourceDirectory: URL(fileURLWithPath: tokenizerDirectory), to: URL(fileURLWithPath: modelPath))
         }
-        let tokenizer = try ModelSource(path: modelPath).tokenizer()
+        let source = try ModelSource(path: modelPath)
+        let base = try TrainingRun.loadBase(sft, source: source)
+        let tokenizer = try source.tokenizer()
         let template = sft.data.template
         let bench = try BenchReader.readSynthetic(output.appendingPathComponent("data/bench.jsonl"))
         // The showcase: the first benchmark instruction (fixed by the seed with the data) under

@@ -122,11 +122,9 @@ public final class TrainingRun {
         return (start, resumed)
     }
 
-    /// The model as the stage begins: the base, the earlier stage's weights loaded and adapters
-    /// frozen on it, and fresh adapters attached; with what its checkpoints must carry along.
-    static func loadPolicy(
-        _ recipe: Recipe, source: ModelSource, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?, recompute: Bool
-    ) throws -> (Mistral, CheckpointContext, DropoutState) {
+    /// The recipe's base model, its frozen weights stored as `model.dtype` and multiplied as
+    /// `model.compute_dtype` asks (checked against the CPU first).
+    public static func loadBase(_ recipe: Recipe, source: ModelSource) throws -> Mistral {
         let computeDType: DType
         do {
             computeDType = try BFloat16GEMM.computeDType(requested: recipe.model.computeDType, storage: recipe.model.dtype)
@@ -134,8 +132,17 @@ public final class TrainingRun {
             throw RecipeError(source: recipe.source, keyPath: "model.compute_dtype", "\(error)")
         }
         let model = try source.load(dtype: recipe.model.dtype)
-        model.recomputesActivations = recompute
         model.computeDType = computeDType
+        return model
+    }
+
+    /// The model as the stage begins: the base, the earlier stage's weights loaded and adapters
+    /// frozen on it, and fresh adapters attached; with what its checkpoints must carry along.
+    static func loadPolicy(
+        _ recipe: Recipe, source: ModelSource, tokenizer: Tokenizer, start: LoadedCheckpoint?, resumed: LoadedCheckpoint?, recompute: Bool
+    ) throws -> (Mistral, CheckpointContext, DropoutState) {
+        let model = try loadBase(recipe, source: source)
+        model.recomputesActivations = recompute
         try model.check(tokenizer)
         var context = CheckpointContext(stage: recipe.stage, baseModel: recipe.model.path)
         if let start {
