@@ -14,7 +14,7 @@ struct Eval: AsyncParsableCommand {
     @OptionGroup var bench: BenchArguments
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var bestOf: BestOfArguments
-    @Option(help: "Bench prompts answered together (batched decoding; the answers are those given one at a time); --best-of answers one prompt at a time.")
+    @Option(help: "Bench prompts answered together (batched decoding, with --best-of all their samples; the answers are those given one at a time).")
     var batchSize = 8
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
 

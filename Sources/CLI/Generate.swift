@@ -23,7 +23,7 @@ struct Generate: ParsableCommand {
             let promptIds = ChatTemplate.promptIds(system: system, prompt: prompt, tokenizer: tokenizer, template: loaded.template)
             let options = sampling.options(defaultMaxNewTokens: 256, sampledByDefault: bestOf.bestOf != nil)
             if let chooser = try bestOf.load(model, sampling: options, template: policy.template, policy: loaded.template) {
-                let choice = chooser.choose(policy: mistral, prompt: promptIds, options: options)
+                let choice = chooser.choose(policy: mistral, prompts: [promptIds], options: [options])[0]
                 let rewards = choice.rewards.map { String(format: "%.4f", $0) }.joined(separator: ", ")
                 FileHandle.standardError.write(Data("best of \(chooser.samples): rewards [\(rewards)], kept answer \(choice.best + 1)\n".utf8))
                 writeOut(tokenizer.decode(choice.answer.filter { $0 != tokenizer.eosId }) + "\n")

@@ -60,20 +60,25 @@ extension Mistral {
         }
     }
 
-    /// `count` answers to `prompt` (best-of-n), all continuing one pass over the prompt: each
-    /// starts from a copy of its KV cache, and they are decoded together. Answer i samples from
-    /// seed `options.seed + i * phi` (answer 0 is what `generate` gives).
-    public func generateSamples(prompt: [Int32], count: Int, options: SamplingOptions) -> [[Int32]] {
-        require(!prompt.isEmpty, "generate: empty prompt")
+    /// `count` answers to each of `prompts` (best-of-n), decoded together: each prompt is run
+    /// through the model once and its answers continue copies of its KV cache. Answer i of a
+    /// prompt samples from seed `options.seed + i * phi` (answer 0 is what `generate` gives), so
+    /// the answers do not depend on which prompts share the batch.
+    public func generateSamples(prompts: [[Int32]], count: Int, options: [SamplingOptions]) -> [[[Int32]]] {
+        require(prompts.count == options.count, "generate: \(prompts.count) prompts but \(options.count) sampling options")
+        require(!prompts.contains(where: \.isEmpty), "generate: empty prompt")
+        guard !prompts.isEmpty else { return [] }
         return withoutGradients {
-            let cache = KVCache(config: config, capacity: prompt.count + options.maxNewTokens)
-            let scores = nextLogits([prompt], caches: [cache])[0]
-            var rows = (0..<count).map { index in
-                DecodingRow(prompt: prompt, cache: cache.copy(), scores: scores, options: options,
-                            generator: RandomGenerator(seed: options.seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
+            let caches = zip(prompts, options).map { KVCache(config: config, capacity: $0.count + $1.maxNewTokens) }
+            let scores = nextLogits(prompts, caches: caches)
+            var rows = prompts.indices.flatMap { p in
+                (0..<count).map { index in
+                    DecodingRow(prompt: prompts[p], cache: caches[p].copy(), scores: scores[p], options: options[p],
+                                generator: RandomGenerator(seed: options[p].seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
+                }
             }
             decode(&rows) { _, _ in true }
-            return rows.map(\.produced)
+            return prompts.indices.map { p in rows[(p * count)..<((p + 1) * count)].map(\.produced) }
         }
     }
 
@@ -137,19 +142,34 @@ extension Mistral {
         var probabilities = scaled.map { Foundation.exp($0 - maxLogit) }
         let total = probabilities.reduce(0, +)
         probabilities = probabilities.map { $0 / total }
-        let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-        var kept = [Int](), mass: Float = 0
-        for index in order {
-            kept.append(index)
-            mass += probabilities[index]
-            if mass >= options.topP { break }
-        }
+        let (kept, mass) = nucleus(probabilities, topP: options.topP)
         var draw = generator.nextUniform() * mass
         for index in kept {
             draw -= probabilities[index]
             if draw <= 0 { return Int32(index) }
         }
         return Int32(kept[kept.count - 1])
+    }
+
+    /// The most probable tokens in decreasing probability (equal ones by index) until their
+    /// mass reaches `topP`, and that mass: what sorting the whole vocabulary gives, found by
+    /// sorting only the tokens above a threshold that falls until they hold the mass.
+    static func nucleus(_ probabilities: [Float], topP: Float) -> (kept: [Int], mass: Float) {
+        var threshold = (probabilities.max() ?? 0) / 64
+        while true {
+            let candidates = probabilities.indices.filter { probabilities[$0] >= threshold }.sorted {
+                probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1)
+            }
+            var kept = [Int](), mass: Float = 0
+            for index in candidates {
+                kept.append(index)
+                mass += probabilities[index]
+                if mass >= topP { return (kept, mass) }
+            }
+            // Every token is a candidate once the threshold is 0 (rounding may keep the mass below 1).
+            if threshold == 0 { return (kept, mass) }
+            threshold = threshold > 1e-30 ? threshold / 64 : 0
+        }
     }
 }
 

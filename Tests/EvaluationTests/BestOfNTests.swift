@@ -19,7 +19,7 @@ final class BestOfNTests: XCTestCase {
         let (model, tokenizer) = try tinyModel()
         let prompt = ChatTemplate.promptIds(system: "You answer briefly.", prompt: "Is 7 a prime number?", tokenizer: tokenizer)
         let options = SamplingOptions(maxNewTokens: 12, temperature: 1, topP: 0.9, repetitionPenalty: 1.03, seed: 7)
-        let shared = model.generateSamples(prompt: prompt, count: 4, options: options)
+        let shared = model.generateSamples(prompts: [prompt], count: 4, options: [options])[0]
         XCTAssertEqual(Set(shared).count, 4, "four different answers")
         for (index, answer) in shared.enumerated() {
             var alone = options
@@ -38,13 +38,32 @@ final class BestOfNTests: XCTestCase {
         let scorer = try RewardScorer(model: rewardModel, tokenizer: tokenizer, source: "rm.h5")
         let prompt = ChatTemplate.promptIds(system: "s", prompt: "Name a colour.", tokenizer: tokenizer)
         let options = SamplingOptions(maxNewTokens: 8, temperature: 1, topP: 0.9, seed: 11)
-        let choice = BestOfN(reward: scorer, samples: 5).choose(policy: policy, prompt: prompt, options: options)
-        XCTAssertEqual(choice.answers, policy.generateSamples(prompt: prompt, count: 5, options: options))
+        let choice = BestOfN(reward: scorer, samples: 5).choose(policy: policy, prompts: [prompt], options: [options])[0]
+        XCTAssertEqual(choice.answers, policy.generateSamples(prompts: [prompt], count: 5, options: [options])[0])
         for (answer, reward) in zip(choice.answers, choice.rewards) {
             let ended = answer.last == tokenizer.eosId ? answer : answer + [tokenizer.eosId]
             XCTAssertEqual(reward, scorer.rewards([TokenizedExample(promptIds: prompt, responseIds: ended)])[0], accuracy: 1e-5)
         }
         XCTAssertEqual(choice.rewards[choice.best], choice.rewards.max())
         XCTAssertEqual(Set(choice.rewards).count, 5)
+    }
+
+    func testChoicesForSeveralPromptsAreThoseMadeOneAtATime() throws {
+        let (policy, tokenizer) = try tinyModel()
+        let (rewardModel, _) = try tinyModel()
+        rewardModel.rewardHead = RewardHead(hiddenSize: rewardModel.config.hiddenSize, seed: 3)
+        let chooser = BestOfN(reward: try RewardScorer(model: rewardModel, tokenizer: tokenizer, source: "rm.h5"), samples: 3)
+        let prompts = ["Name a colour.", "Is 7 a prime number?", "Say hi."].map {
+            ChatTemplate.promptIds(system: "s", prompt: $0, tokenizer: tokenizer)
+        }
+        let options = [4, 9, 6].enumerated().map { SamplingOptions(maxNewTokens: $1, temperature: 1, topP: 0.9, seed: UInt64($0)) }
+        let together = chooser.choose(policy: policy, prompts: prompts, options: options)
+        XCTAssertEqual(together.count, 3)
+        for p in prompts.indices {
+            let alone = chooser.choose(policy: policy, prompts: [prompts[p]], options: [options[p]])[0]
+            XCTAssertEqual(together[p].answers, alone.answers, "prompt \(p)")
+            XCTAssertEqual(together[p].best, alone.best, "prompt \(p)")
+            for (a, b) in zip(together[p].rewards, alone.rewards) { XCTAssertEqual(a, b, accuracy: 1e-4, "prompt \(p)") }
+        }
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
-import Model
+@testable import Model
 import Tensor
 import TestSupport
 import XCTest
 
-/// `Mistral.penalizeRepetition` against transformers' `RepetitionPenaltyLogitsProcessor`.
+/// `Mistral.penalizeRepetition` against transformers' `RepetitionPenaltyLogitsProcessor`, and
+/// the nucleus (top-p) set against sorting the whole vocabulary.
 final class RepetitionPenaltyTests: XCTestCase {
     func testPenaltyMatchesTransformers() throws {
         let golden = try Fixtures.goldenFile("repetition_penalty.safetensors")
@@ -28,5 +29,35 @@ final class RepetitionPenaltyTests: XCTestCase {
         XCTAssertEqual(paper.maxNewTokens, 1024)
         XCTAssertEqual(paper.seed, 3)
         XCTAssertEqual(SamplingOptions().temperature, 0, "greedy by default")
+    }
+
+    func testNucleusIsWhatSortingTheWholeVocabularyGives() {
+        var generator = RandomGenerator(seed: 5)
+        func distribution(_ logits: [Float]) -> [Float] {
+            let exps = logits.map { Foundation.exp($0 - (logits.max() ?? 0)) }
+            let total = exps.reduce(0, +)
+            return exps.map { $0 / total }
+        }
+        let peaked = distribution((0..<5000).map { _ in generator.nextNormal() * 6 })
+        let flat = distribution((0..<5000).map { _ in generator.nextNormal() * 0.01 })
+        let ties = distribution((0..<3000).map { Float($0 % 7) })
+        var onePeak = [Float](repeating: 0, count: 1000)
+        onePeak[17] = 1
+        for (name, probabilities) in [("peaked", peaked), ("flat", flat), ("ties", ties), ("one peak", onePeak)] {
+            for topP: Float in [0.1, 0.5, 0.9, 0.99, 1] {
+                let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+                var expected = [Int](), mass: Float = 0
+                for index in order {
+                    expected.append(index)
+                    mass += probabilities[index]
+                    if mass >= topP { break }
+                }
+                let nucleus = Mistral.nucleus(probabilities, topP: topP)
+                XCTAssertEqual(nucleus.kept, expected, "\(name), top-p \(topP)")
+                XCTAssertEqual(nucleus.mass, mass, "\(name), top-p \(topP)")
+            }
+        }
+        XCTAssertGreaterThan(Mistral.nucleus(flat, topP: 0.9).kept.count, 4000, "a flat distribution keeps most tokens")
+        XCTAssertEqual(Mistral.nucleus(onePeak, topP: 0.9).kept, [17])
     }
 }

@@ -24,8 +24,8 @@ public struct BenchEvaluator {
     public var template: ChatTemplate.Kind
     public var sampling: SamplingOptions
     public var bestOf: BestOfN?
-    /// Prompts answered together (`Mistral.generate(prompts:)`); the answers are those given one
-    /// at a time. Best-of-n answers one prompt at a time (its samples are the batch).
+    /// Prompts answered together (`Mistral.generate(prompts:)`, or with best-of-n all samples of
+    /// these prompts); the answers are those given one at a time.
     public var batchSize: Int
 
     public init(
@@ -56,14 +56,12 @@ public struct BenchEvaluator {
             options.seed &+= UInt64(item.index)
             return options
         }
-        let produced: [[Int32]]
-        if let bestOf {
-            produced = zip(ids, options).map { bestOf.choose(policy: model, prompt: $0, options: $1).answer }
-        } else {
-            produced = stride(from: 0, to: ids.count, by: batchSize).flatMap { start in
-                let batch = start..<min(start + batchSize, ids.count)
-                return model.generate(prompts: Array(ids[batch]), options: Array(options[batch]))
+        let produced = stride(from: 0, to: ids.count, by: batchSize).flatMap { start in
+            let batch = start..<min(start + batchSize, ids.count)
+            if let bestOf {
+                return bestOf.choose(policy: model, prompts: Array(ids[batch]), options: Array(options[batch])).map(\.answer)
             }
+            return model.generate(prompts: Array(ids[batch]), options: Array(options[batch]))
         }
         return produced.map { tokenizer.decode($0.filter { $0 != tokenizer.eosId }) }
     }

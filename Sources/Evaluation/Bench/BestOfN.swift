@@ -23,15 +23,20 @@ public struct BestOfN {
         public var answer: [Int32] { answers[best] }
     }
 
-    /// `policy`'s answers to `prompt` (ids with BOS) under `options`, scored as the chat template
-    /// ends a response: an answer cut at the token limit is scored with an EOS appended.
-    public func choose(policy: Mistral, prompt: [Int32], options: SamplingOptions) -> Choice {
-        let answers = policy.generateSamples(prompt: prompt, count: samples, options: options)
+    /// `policy`'s answers to each of `prompts` (ids with BOS) under its `options`, all sampled
+    /// as one batch and scored as the chat template ends a response: an answer cut at the token
+    /// limit is scored with an EOS appended. A prompt's choice does not depend on the others.
+    public func choose(policy: Mistral, prompts: [[Int32]], options: [SamplingOptions]) -> [Choice] {
+        let answers = policy.generateSamples(prompts: prompts, count: samples, options: options)
         let eos = reward.tokenizer.eosId
-        let rewards = reward.rewards(answers.map { answer in
-            TokenizedExample(promptIds: prompt, responseIds: answer.last == eos ? answer : answer + [eos])
-        })
-        let best = rewards.indices.max { rewards[$0] < rewards[$1] || (rewards[$0] == rewards[$1] && $0 > $1) } ?? 0
-        return Choice(answers: answers, rewards: rewards, best: best)
+        let examples = zip(prompts, answers).flatMap { prompt, answers in
+            answers.map { TokenizedExample(promptIds: prompt, responseIds: $0.last == eos ? $0 : $0 + [eos]) }
+        }
+        let rewards = reward.rewards(examples)
+        return answers.indices.map { p in
+            let rewards = Array(rewards[(p * samples)..<((p + 1) * samples)])
+            let best = rewards.indices.max { rewards[$0] < rewards[$1] || (rewards[$0] == rewards[$1] && $0 > $1) } ?? 0
+            return Choice(answers: answers[p], rewards: rewards, best: best)
+        }
     }
 }
