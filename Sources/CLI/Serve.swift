@@ -14,11 +14,13 @@ struct Serve: AsyncParsableCommand {
     var apiKeyEnv: String?
     @Option(help: "Request bodies over this many bytes get 413.") var maxBodyBytes = 1 << 20
     @Option(help: "New tokens when a request gives no max_tokens (always capped by the context).") var defaultMaxTokens = 256
+    @Option(help: "Requests decoded together: those waiting when the model becomes free, at most this many.") var maxBatchSize = 8
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0-65535") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive") }
         guard defaultMaxTokens > 0 else { throw ValidationError("--default-max-tokens must be positive") }
+        guard maxBatchSize > 0 else { throw ValidationError("--max-batch-size must be positive") }
     }
 
     func run() async throws {
@@ -33,7 +35,7 @@ struct Serve: AsyncParsableCommand {
             let loaded = try policy.load(model)
             let settings = ServerSettings(
                 host: host, port: port, modelName: URL(fileURLWithPath: model.model).lastPathComponent, apiKey: key, maxBodyBytes: maxBodyBytes,
-                defaultMaxTokens: defaultMaxTokens)
+                defaultMaxTokens: defaultMaxTokens, maxBatchSize: maxBatchSize)
             let host = host
             try await ModelServer(model: loaded.model, tokenizer: loaded.tokenizer, template: loaded.template, settings: settings).run { port in
                 print("serving \(settings.modelName) on http://\(host):\(port)/v1" + (settings.apiKey == nil ? "" : " (API key required)") + "; Ctrl-C stops")

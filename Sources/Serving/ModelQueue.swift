@@ -4,8 +4,10 @@ import Model
 import Tokenizer
 import Training
 
-/// The one model behind the server. Requests wait their turn on one serial queue, so
-/// several clients are served in order and the model never runs twice at once.
+/// The one model behind the server. The model runs on one serial queue, never twice at once;
+/// each run decodes the requests waiting when it starts (up to `maxBatchSize`) together, so
+/// clients asking at the same time share every weight read (static batching: a request arriving
+/// meanwhile joins the next run). A request's answer is the one it gets alone.
 final class ModelQueue: @unchecked Sendable {
     let model: Mistral
     let tokenizer: Tokenizer
@@ -13,13 +15,18 @@ final class ModelQueue: @unchecked Sendable {
     let template: ChatTemplate.Kind
     /// New tokens when a request does not say.
     let defaultMaxTokens: Int
+    /// Most requests decoded together.
+    let maxBatchSize: Int
     private let queue = DispatchQueue(label: "facet.serving.model")
+    private let lock = NSLock()
+    private var waiting = [Waiting]()
 
-    init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind, defaultMaxTokens: Int) {
+    init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind, defaultMaxTokens: Int, maxBatchSize: Int) {
         self.model = model
         self.tokenizer = tokenizer
         self.template = template
         self.defaultMaxTokens = defaultMaxTokens
+        self.maxBatchSize = maxBatchSize
     }
 
     struct Prepared: Sendable {
@@ -46,28 +53,71 @@ final class ModelQueue: @unchecked Sendable {
         return Prepared(ids: ids, options: options, stop: request.stop)
     }
 
-    /// Generates on the model's queue; `onText` gets each piece of text as it may be sent
-    /// (stop strings cut, EOS left out). Returns the finish reason and token counts.
+    /// Generates on the model's queue, batched with the other requests waiting; `onText` gets
+    /// each piece of text as it may be sent (stop strings cut, EOS left out). Returns the finish
+    /// reason and token counts as soon as this request ends.
     func generate(_ prepared: Prepared, onText: @escaping @Sendable (String) -> Void) async -> Finished {
         await withCheckedContinuation { continuation in
-            queue.async { [self] in
-                var decoder = Tokenizer.StreamingDecoder(tokenizer: tokenizer)
-                var matcher = StopMatcher(prepared.stop)
-                var hitEOS = false
-                let produced = model.generate(prompt: prepared.ids, options: prepared.options) { id in
-                    if id == tokenizer.eosId {
-                        hitEOS = true
-                        return true
-                    }
-                    let text = matcher.append(decoder.append(id))
-                    if !text.isEmpty { onText(text) }
-                    return !matcher.stopped
-                }
-                let tail = matcher.append(decoder.finish()) + matcher.finish()
-                if !tail.isEmpty { onText(tail) }
-                continuation.resume(returning: Finished(
-                    reason: hitEOS || matcher.stopped ? "stop" : "length", promptTokens: prepared.ids.count, completionTokens: produced.count))
+            lock.withLock { waiting.append(Waiting(prepared: prepared, onText: onText, continuation: continuation)) }
+            queue.async { [self] in runWaiting() }
+        }
+    }
+
+    /// Decodes the requests waiting now as one batch; an earlier run may have taken them all.
+    private func runWaiting() {
+        let batch = lock.withLock {
+            let taken = Array(waiting.prefix(maxBatchSize))
+            waiting.removeFirst(taken.count)
+            return taken
+        }
+        guard !batch.isEmpty else { return }
+        var streams = batch.map { Stream(tokenizer: tokenizer, stop: $0.prepared.stop) }
+        _ = model.generate(prompts: batch.map(\.prepared.ids), options: batch.map(\.prepared.options)) { row, id in
+            let request = batch[row]
+            let going = streams[row].accept(id, onText: request.onText)
+            if !going || streams[row].produced == request.prepared.options.maxNewTokens {
+                request.continuation.resume(returning: streams[row].finish(promptTokens: request.prepared.ids.count, onText: request.onText))
             }
+            return going
+        }
+    }
+
+    private struct Waiting {
+        let prepared: Prepared
+        let onText: @Sendable (String) -> Void
+        let continuation: CheckedContinuation<Finished, Never>
+    }
+
+    /// One request's text as its tokens arrive.
+    private struct Stream {
+        var decoder: Tokenizer.StreamingDecoder
+        var matcher: StopMatcher
+        let eosId: Int32
+        var hitEOS = false
+        var produced = 0
+
+        init(tokenizer: Tokenizer, stop: [String]) {
+            decoder = Tokenizer.StreamingDecoder(tokenizer: tokenizer)
+            matcher = StopMatcher(stop)
+            eosId = tokenizer.eosId
+        }
+
+        /// Takes the next token; false when the answer ends here (EOS or a stop string).
+        mutating func accept(_ id: Int32, onText: (String) -> Void) -> Bool {
+            produced += 1
+            if id == eosId {
+                hitEOS = true
+                return false
+            }
+            let text = matcher.append(decoder.append(id))
+            if !text.isEmpty { onText(text) }
+            return !matcher.stopped
+        }
+
+        mutating func finish(promptTokens: Int, onText: (String) -> Void) -> Finished {
+            let tail = matcher.append(decoder.finish()) + matcher.finish()
+            if !tail.isEmpty { onText(tail) }
+            return Finished(reason: hitEOS || matcher.stopped ? "stop" : "length", promptTokens: promptTokens, completionTokens: produced)
         }
     }
 

@@ -16,14 +16,19 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes: Int
     /// New tokens when a request does not say (`max_tokens` is capped by the context).
     public var defaultMaxTokens: Int
+    /// Most requests decoded together (those waiting when the model becomes free).
+    public var maxBatchSize: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 8000, modelName: String, apiKey: String? = nil, maxBodyBytes: Int = 1 << 20, defaultMaxTokens: Int = 256) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8000, modelName: String, apiKey: String? = nil, maxBodyBytes: Int = 1 << 20,
+        defaultMaxTokens: Int = 256, maxBatchSize: Int = 8) {
         self.host = host
         self.port = port
         self.modelName = modelName
         self.apiKey = apiKey
         self.maxBodyBytes = maxBodyBytes
         self.defaultMaxTokens = defaultMaxTokens
+        self.maxBatchSize = maxBatchSize
     }
 }
 
@@ -38,7 +43,9 @@ public struct ModelServer: Sendable {
     ///   chooses the model's).
     public init(model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind, settings: ServerSettings) {
         self.settings = settings
-        queue = ModelQueue(model: model, tokenizer: tokenizer, template: template, defaultMaxTokens: settings.defaultMaxTokens)
+        queue = ModelQueue(
+            model: model, tokenizer: tokenizer, template: template, defaultMaxTokens: settings.defaultMaxTokens,
+            maxBatchSize: settings.maxBatchSize)
     }
 
     /// Serves until SIGINT or SIGTERM, then stops cleanly; `onListening` gets the bound port.

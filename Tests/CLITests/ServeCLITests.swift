@@ -118,6 +118,33 @@ final class ServeCLITests: XCTestCase {
         XCTAssertEqual(server.process.terminationStatus, 0, "Ctrl-C stops cleanly")
     }
 
+    /// Requests sent at once are decoded together (static batching) and each gets the answer it
+    /// gets alone: its own length limit, stop string and finish reason.
+    func testConcurrentRequestsGetTheAnswersTheyGetAlone() async throws {
+        let model = try Fixtures.tinyMistralFolder(self)
+        let server = try start(model, ["--max-batch-size", "4"])
+        let requests: [[String: Any]] = (0..<6).map { index in
+            var body: [String: Any] = ["prompt": "Item \(index) of the list is", "max_tokens": 3 + 2 * index, "temperature": 0]
+            if index == 4 { body["stop"] = ["a"] }
+            return body
+        }
+        func answer(_ body: [String: Any]) async throws -> [String] {
+            let reply = try object(try await call(server, "/v1/completions", body).1)
+            let choice = try XCTUnwrap((reply["choices"] as? [[String: Any]])?.first)
+            let usage = try XCTUnwrap(reply["usage"] as? [String: Any])
+            return [choice["text"] as? String ?? "?", choice["finish_reason"] as? String ?? "?", "\(usage["completion_tokens"] ?? "?")"]
+        }
+        var alone = [[String]]()
+        for body in requests { alone.append(try await answer(body)) }
+        XCTAssertEqual(alone.map { $0[1] }.filter { $0 == "length" }.count, 5, "\(alone)")
+        XCTAssertEqual(alone[4][1], "stop", "\(alone[4])")
+        let together = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
+            for (index, body) in requests.enumerated() { group.addTask { (index, try await answer(body)) } }
+            return try await group.reduce(into: [Int: [String]]()) { $0[$1.0] = $1.1 }
+        }
+        for index in requests.indices { XCTAssertEqual(together[index], alone[index], "request \(index)") }
+    }
+
     /// The server renders chat messages in the template the CLI chose (here given: --template chatml).
     func testChatMessagesUseTheChosenTemplate() async throws {
         let model = try Fixtures.tinyMistralFolder(self)
