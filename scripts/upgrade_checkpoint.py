@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Converts a version-1 Facet checkpoint to version 2: every variable-length string attribute
-becomes a fixed-length UTF-8 one (Facet no longer reads variable-length strings: libhdf5 1.10
-crashes on corrupt ones). Writes a new file and never touches the old one.
+"""Converts a checkpoint of an earlier Facet (version 1 or 2) to version 3: every variable-length
+string attribute becomes a fixed-length UTF-8 one (libhdf5 1.10 crashes on corrupt ones), and the
+file gets the 512-byte user block with the CRC-32 header Facet checks before libhdf5 reads the
+file. Writes a new file and never touches the old one.
 
     python3 scripts/upgrade_checkpoint.py OLD.h5 NEW.h5      (needs h5py and numpy)
 """
 import os
-import shutil
 import sys
+import zlib
 
 import h5py
 import numpy as np
+
+USER_BLOCK = 512
 
 
 def fixed(text):
@@ -18,10 +21,34 @@ def fixed(text):
     return np.array(data, dtype=h5py.string_dtype("utf-8", len(data)))
 
 
-def upgrade(obj):
-    for name, value in list(obj.attrs.items()):
+def copy_attributes(source, target):
+    for name in source.attrs:
+        value = source.attrs[name]
         if isinstance(value, str):
-            obj.attrs[name] = fixed(value)
+            target.attrs[name] = fixed(value)
+        else:
+            target.attrs.create(name, value, dtype=source.attrs.get_id(name).dtype)
+
+
+def copy_tree(source, target):
+    copy_attributes(source, target)
+    for name, item in source.items():
+        if isinstance(item, h5py.Group):
+            copy_tree(item, target.create_group(name))
+        else:
+            dataset = target.create_dataset(name, data=item[()], dtype=item.dtype)
+            copy_attributes(item, dataset)
+
+
+def seal(path):
+    with open(path, "r+b") as f:
+        f.seek(USER_BLOCK)
+        body = f.read()
+        header = f"facet-checkpoint\ncrc32 {zlib.crc32(body):08x}\nbytes {len(body)}\n".encode()
+        f.seek(0)
+        f.write(header + b"\0" * (USER_BLOCK - len(header)))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def main():
@@ -31,16 +58,17 @@ def main():
     if os.path.exists(new):
         sys.exit(f"error: {new} exists; choose a new name")
     with h5py.File(old, "r") as f:
-        if f.attrs.get("format") != "facet-checkpoint" or f.attrs.get("version") != 1:
-            sys.exit(f"error: {old} is not a version-1 Facet checkpoint")
+        found = f.attrs.get("format")
+        found = found.decode() if isinstance(found, bytes) else found
+        if found != "facet-checkpoint" or f.attrs.get("version") not in (1, 2):
+            sys.exit(f"error: {old} is not a version-1 or version-2 Facet checkpoint")
     temporary = new + ".tmp"
-    shutil.copyfile(old, temporary)
-    with h5py.File(temporary, "r+") as f:
-        upgrade(f)
-        f.visititems(lambda _, item: upgrade(item))
-        f.attrs["version"] = np.int64(2)
+    with h5py.File(old, "r") as source, h5py.File(temporary, "w", userblock_size=USER_BLOCK, libver="v108") as target:
+        copy_tree(source, target)
+        target.attrs["version"] = np.int64(3)
+    seal(temporary)
     os.replace(temporary, new)
-    print(f"{new}: version 2")
+    print(f"{new}: version 3")
 
 
 if __name__ == "__main__":

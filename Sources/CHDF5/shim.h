@@ -11,6 +11,7 @@ static inline unsigned facet_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned facet_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 
 static inline hid_t facet_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t facet_h5p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t facet_h5p_link_create(void) { return H5P_LINK_CREATE; }
 
 static inline hid_t facet_h5t_c_s1(void) { return H5T_C_S1; }

@@ -112,11 +112,13 @@ public struct CheckpointError: Error, CustomStringConvertible {
 }
 
 /// HDF5 checkpoints with the layout of the README's Checkpoints section, written under a temporary name,
-/// synced and moved into place (`moveDurably`), never over an existing file.
+/// sealed with a checksum (`CheckpointChecksum`), synced and moved into place (`moveDurably`), never
+/// over an existing file.
 public enum Checkpoint {
     public static let format = "facet-checkpoint"
-    /// Version 2 stores strings as fixed-length attributes (version 1 as variable-length ones).
-    public static let version = 2
+    /// Version 3 carries a checksum in its user block (`CheckpointChecksum`); version 2 stores
+    /// strings as fixed-length attributes (version 1 as variable-length ones).
+    public static let version = 3
 
     static func write(_ contents: CheckpointContents, to url: URL) throws {
         guard !FileManager.default.fileExists(atPath: url.path) else {
@@ -125,10 +127,11 @@ public enum Checkpoint {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
         try? FileManager.default.removeItem(at: temporary)
         do {
-            let file = try HDF5File.create(temporary)
+            let file = try HDF5File.create(temporary, userBlock: CheckpointChecksum.userBlockSize)
             try fill(file, contents)
             try file.flush()
             file.close()
+            try CheckpointChecksum.seal(temporary)
             try moveDurably(temporary, to: url)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
@@ -201,14 +204,15 @@ public enum Checkpoint {
     }
 
     public static func read(_ url: URL) throws -> LoadedCheckpoint {
+        try CheckpointChecksum.verify(url)
         let file = try HDF5File.open(url)
         defer { file.close() }
         if let found = try? file.int("version"), found != version {
             throw CheckpointError(
                 url,
                 found < version
-                    ? "is a version-\(found) checkpoint, whose string attributes this Facet no longer reads; "
-                        + "`python3 scripts/upgrade_checkpoint.py \(url.path) NEW.h5` converts it to version \(version)"
+                    ? "is a version-\(found) checkpoint; `python3 scripts/upgrade_checkpoint.py \(url.path) NEW.h5` "
+                        + "converts it to version \(version)"
                     : "is a version-\(found) checkpoint of a newer Facet; this one reads version \(version)")
         }
         guard (try? file.string("format")) == format else {

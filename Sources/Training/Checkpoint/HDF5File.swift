@@ -30,8 +30,9 @@ public final class HDF5File {
 
     deinit { close() }
 
-    /// A new file, replacing any file at `url`.
-    public static func create(_ url: URL) throws -> HDF5File {
+    /// A new file, replacing any file at `url`, with `userBlock` bytes (0 or a power of two
+    /// from 512) at its start that libhdf5 leaves to the caller.
+    public static func create(_ url: URL, userBlock: Int = 0) throws -> HDF5File {
         silenceErrorPrinting()
         let access = try fileAccessList(url)
         defer { H5Pclose(access) }
@@ -40,7 +41,13 @@ public final class HDF5File {
         guard H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0 else {
             throw HDF5Error.failed(url, nil, "cannot set the file format version")
         }
-        let id = H5Fcreate(url.path, facet_h5f_acc_trunc(), facet_h5p_default(), access)
+        let creation = H5Pcreate(facet_h5p_file_create())
+        guard creation >= 0 else { throw HDF5Error.failed(url, nil, "cannot make a file creation property list") }
+        defer { H5Pclose(creation) }
+        guard H5Pset_userblock(creation, hsize_t(userBlock)) >= 0 else {
+            throw HDF5Error.failed(url, nil, "cannot reserve a user block of \(userBlock) bytes")
+        }
+        let id = H5Fcreate(url.path, facet_h5f_acc_trunc(), creation, access)
         guard id >= 0 else { throw HDF5Error.failed(url, nil, "cannot be created") }
         return HDF5File(url: url, id: id)
     }
