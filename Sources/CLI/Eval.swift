@@ -15,7 +15,7 @@ struct Eval: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var bestOf: BestOfArguments
     @Option(help: "Bench prompts answered together (batched decoding, with --best-of all their samples; the answers are those given one at a time).")
-    var batchSize = 8
+    var batchSize = 16
     @Flag(help: "Print one JSON object per record, in input order.") var json = false
 
     func validate() throws {

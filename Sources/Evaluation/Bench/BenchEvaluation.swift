@@ -30,7 +30,7 @@ public struct BenchEvaluator {
 
     public init(
         model: Mistral, tokenizer: Tokenizer, template: ChatTemplate.Kind = .janus,
-        sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil, batchSize: Int = 8) {
+        sampling: SamplingOptions = SamplingOptions(maxNewTokens: 96), bestOf: BestOfN? = nil, batchSize: Int = 16) {
         precondition(batchSize >= 1, "BenchEvaluator: batchSize must be at least 1")
         self.model = model
         self.tokenizer = tokenizer
