@@ -77,6 +77,37 @@ AVX512 void facet_scaled_exponentials_avx512(float *out, const float *x, long n,
     }
 }
 
+/* exp16's polynomial with fused multiply-adds, 2^n by vscalefps. The clamps only keep infinite
+   inputs from becoming NaN (scalef takes any exponent: overflow gives infinity, underflow 0);
+   max and min return their second operand, x, when it is NaN. */
+static AVX512 inline __m512 exp16_fma(__m512 input) {
+    const __m512 x = _mm512_min_ps(_mm512_set1_ps(128.0f), _mm512_max_ps(_mm512_set1_ps(-256.0f), input));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+AVX512 float facet_exponentials_and_sum_fma_avx512(float *out, const float *x, long n, float shift) {
+    const __m512 s = _mm512_set1_ps(shift);
+    __m512 total = _mm512_setzero_ps();
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        const __m512 e = exp16_fma(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), s));
+        if (out) _mm512_mask_storeu_ps(out + i, mask, e);
+        total = _mm512_mask_add_ps(total, mask, total, e);
+    }
+    return _mm512_reduce_add_ps(total);
+}
+
 static AVX512 inline __m512 sigmoid16(__m512 g) {
     const __m512 one = _mm512_set1_ps(1.0f);
     return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));

@@ -1,4 +1,5 @@
 import COpenBLAS
+import CVectorMath
 import Foundation
 
 /// Which GEMMs run attention's blocks. OpenBLAS packs both operands of every call, which for
@@ -150,6 +151,9 @@ struct AttentionGeometry {
         lse: UnsafeMutablePointer<Float>, computeLSE: Bool, rowScales: UnsafeMutablePointer<Float>? = nil
     ) {
         let rows = q1 - q0, width = keys.count
+        // Under bfloat16 products, the faster e^x of fused multiply-adds: the probabilities are
+        // rounded to bfloat16 anyway; the float32 path keeps the e^x of VectorMath.swift.
+        let fmaExponentials = gemm == .avx512BFloat16
         for r in 0..<rows {
             let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
             rowScales?[r] = 1
@@ -163,7 +167,9 @@ struct AttentionGeometry {
             (row).update(repeating: 0, count: lo)
             if computeLSE {
                 let maxScore = maximum(row + lo, hi - lo)
-                let total = exponentialsAndSum(row + lo, row + lo, hi - lo, shift: maxScore)
+                let total = fmaExponentials
+                    ? facet_exponentials_and_sum_fma_avx512(row + lo, row + lo, hi - lo, maxScore)
+                    : exponentialsAndSum(row + lo, row + lo, hi - lo, shift: maxScore)
                 lse[index] = maxScore + Foundation.log(total)
                 let inverse = 1 / total
                 if let rowScales {
@@ -171,6 +177,8 @@ struct AttentionGeometry {
                 } else {
                     for j in lo..<hi { row[j] *= inverse }
                 }
+            } else if fmaExponentials {
+                _ = facet_exponentials_and_sum_fma_avx512(row + lo, row + lo, hi - lo, lse[index])
             } else {
                 scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
             }
