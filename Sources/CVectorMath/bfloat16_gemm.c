@@ -70,17 +70,18 @@ static BF16 void bf16_tile_any(int rows, int vectors, __mmask16 last, float *c, 
 
 BF16 void facet_bf16_gemm(float *c, long ldc, const uint16_t *a, long lda, const uint32_t *b, long ldb, long m, long n,
                           long k2, float alpha, float beta) {
-    /* Depth in chunks whose slice of B (BF16_PAIRS x 64 pairs, 32 KiB) stays in L1 while every
-       row tile passes over it. */
+    /* Depth in chunks of BF16_PAIRS; within a chunk each slice of A's rows passes over all of B's
+       columns. For attention's short-depth products (64 deep, thousands of columns) this
+       measured 11% faster than keeping a column slice of B in L1 across the row tiles. */
     for (long p0 = 0; p0 < k2; p0 += BF16_PAIRS) {
         const long pairs = k2 - p0 < BF16_PAIRS ? k2 - p0 : BF16_PAIRS;
         const float chunk_beta = p0 == 0 ? beta : 1;
-        for (long j0 = 0; j0 < n; j0 += 16 * BF16_VECTORS) {
-            const long columns = n - j0 < 16 * BF16_VECTORS ? n - j0 : 16 * BF16_VECTORS;
-            const int vectors = (int)((columns + 15) / 16);
-            const __mmask16 last = lanes16(columns - 16 * (vectors - 1));
-            for (long i0 = 0; i0 < m; i0 += BF16_ROWS) {
-                const int rows = m - i0 < BF16_ROWS ? (int)(m - i0) : BF16_ROWS;
+        for (long i0 = 0; i0 < m; i0 += BF16_ROWS) {
+            const int rows = m - i0 < BF16_ROWS ? (int)(m - i0) : BF16_ROWS;
+            for (long j0 = 0; j0 < n; j0 += 16 * BF16_VECTORS) {
+                const long columns = n - j0 < 16 * BF16_VECTORS ? n - j0 : 16 * BF16_VECTORS;
+                const int vectors = (int)((columns + 15) / 16);
+                const __mmask16 last = lanes16(columns - 16 * (vectors - 1));
                 bf16_tile_any(rows, vectors, last, c + i0 * ldc + j0, ldc, a + i0 * lda + 2 * p0, lda,
                               b + p0 * ldb + j0, ldb, pairs, alpha, chunk_beta);
             }
