@@ -1,4 +1,5 @@
 #include "bfloat16_gemm.h"
+#include "gemm_tile.h"
 
 #include <immintrin.h>
 
@@ -7,7 +8,7 @@
 /* A pair of bfloat16 values read as one word from an array of 16-bit elements. */
 typedef uint32_t __attribute__((may_alias, aligned(2))) pair_word;
 
-enum { BF16_ROWS = 6, BF16_VECTORS = 4, BF16_PAIRS = 128 };
+enum { BF16_PAIRS = 128 };
 
 /* The first `remaining` lanes (none when it is not positive). */
 static inline __mmask16 lanes16(long remaining) {
@@ -23,11 +24,11 @@ static inline __mmask32 lanes32(long remaining) {
 static BF16 inline __attribute__((always_inline)) void bf16_tile(
     const int rows, const int vectors, __mmask16 last, float *c, long ldc, const uint16_t *a, long lda,
     const uint32_t *b, long ldb, long pairs, float alpha, float beta) {
-    __m512 acc[BF16_ROWS][BF16_VECTORS];
+    __m512 acc[GEMM_ROWS][GEMM_VECTORS];
     for (int r = 0; r < rows; r++)
         for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_setzero_ps();
     for (long p = 0; p < pairs; p++) {
-        __m512bh bv[BF16_VECTORS];
+        __m512bh bv[GEMM_VECTORS];
         for (int v = 0; v < vectors; v++)
             bv[v] = (__m512bh)(v == vectors - 1 ? _mm512_maskz_loadu_epi32(last, b + p * ldb + 16 * v)
                                                 : _mm512_loadu_si512(b + p * ldb + 16 * v));
@@ -36,16 +37,7 @@ static BF16 inline __attribute__((always_inline)) void bf16_tile(
             for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], bv[v], av);
         }
     }
-    const __m512 scale = _mm512_set1_ps(alpha), keep = _mm512_set1_ps(beta);
-    for (int r = 0; r < rows; r++) {
-        for (int v = 0; v < vectors; v++) {
-            const __mmask16 mask = v == vectors - 1 ? last : (__mmask16)0xFFFF;
-            float *out = c + r * ldc + 16 * v;
-            __m512 value = _mm512_mul_ps(acc[r][v], scale);
-            if (beta != 0) value = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, out), keep, value);
-            _mm512_mask_storeu_ps(out, mask, value);
-        }
-    }
+    gemm_store_tile(rows, vectors, last, acc, c, ldc, alpha, beta);
 }
 
 #define BF16_TILE(R, V) \
@@ -54,18 +46,7 @@ static BF16 inline __attribute__((always_inline)) void bf16_tile(
 
 static BF16 void bf16_tile_any(int rows, int vectors, __mmask16 last, float *c, long ldc, const uint16_t *a, long lda,
                                const uint32_t *b, long ldb, long pairs, float alpha, float beta) {
-#define BF16_ROW_CASES(V) \
-    switch (rows) { \
-    case 6: BF16_TILE(6, V); case 5: BF16_TILE(5, V); case 4: BF16_TILE(4, V); \
-    case 3: BF16_TILE(3, V); case 2: BF16_TILE(2, V); default: BF16_TILE(1, V); \
-    }
-    switch (vectors) {
-    case 4: BF16_ROW_CASES(4)
-    case 3: BF16_ROW_CASES(3)
-    case 2: BF16_ROW_CASES(2)
-    default: BF16_ROW_CASES(1)
-    }
-#undef BF16_ROW_CASES
+    GEMM_DISPATCH(BF16_TILE)
 }
 
 BF16 void facet_bf16_gemm(float *c, long ldc, const uint16_t *a, long lda, const uint32_t *b, long ldb, long m, long n,
@@ -76,10 +57,10 @@ BF16 void facet_bf16_gemm(float *c, long ldc, const uint16_t *a, long lda, const
     for (long p0 = 0; p0 < k2; p0 += BF16_PAIRS) {
         const long pairs = k2 - p0 < BF16_PAIRS ? k2 - p0 : BF16_PAIRS;
         const float chunk_beta = p0 == 0 ? beta : 1;
-        for (long i0 = 0; i0 < m; i0 += BF16_ROWS) {
-            const int rows = m - i0 < BF16_ROWS ? (int)(m - i0) : BF16_ROWS;
-            for (long j0 = 0; j0 < n; j0 += 16 * BF16_VECTORS) {
-                const long columns = n - j0 < 16 * BF16_VECTORS ? n - j0 : 16 * BF16_VECTORS;
+        for (long i0 = 0; i0 < m; i0 += GEMM_ROWS) {
+            const int rows = m - i0 < GEMM_ROWS ? (int)(m - i0) : GEMM_ROWS;
+            for (long j0 = 0; j0 < n; j0 += 16 * GEMM_VECTORS) {
+                const long columns = n - j0 < 16 * GEMM_VECTORS ? n - j0 : 16 * GEMM_VECTORS;
                 const int vectors = (int)((columns + 15) / 16);
                 const __mmask16 last = lanes16(columns - 16 * (vectors - 1));
                 bf16_tile_any(rows, vectors, last, c + i0 * ldc + j0, ldc, a + i0 * lda + 2 * p0, lda,
