@@ -17,7 +17,7 @@ struct SpeedBenchStep: ParsableCommand {
     var activationCheckpointing: Bool?
     @Option(help: "Storage of the frozen weights: float32 | bfloat16 (default: bfloat16 for 7b-shape and --model, else float32).")
     var dtype: DType?
-    @Option(help: "How bfloat16 weights are multiplied: float32 | bfloat16 (default: bfloat16 where the CPU has bfloat16 instructions).")
+    @Option(name: .customLong("compute-dtype"), help: "How bfloat16 weights are multiplied: float32 | bfloat16 (default: bfloat16 where the CPU has bfloat16 instructions).")
     var computeDType: DType?
     @Option(help: "Compute threads of this process (default: the machine's cores divided by the ranks of an MPI job on it).")
     var threads: Int?

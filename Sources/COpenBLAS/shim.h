@@ -39,6 +39,15 @@ static inline int facet_cpu_has_avx512_bf16(void) {
     return (a >> 5) & 1;
 }
 
+// AVX512BW and AVX512VL (leaf 7, subleaf 0, ebx bits 30, 31): 16-bit lanes and narrower
+// vectors, which attention's bfloat16 packing uses.
+static inline int facet_cpu_has_avx512bw_vl(void) {
+    unsigned int a, b, c, d;
+    if (!facet_cpu_has_avx512f()) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 30) == 3;
+}
+
 static inline int facet_cpu_has_amx_bf16(void) {
     unsigned int a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;

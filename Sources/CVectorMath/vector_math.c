@@ -1,4 +1,5 @@
 #include "vector_math.h"
+#include "gemm_tile.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -56,16 +57,42 @@ AVX512 float facet_maximum_avx512(const float *x, long n) {
     return saw_nan ? NAN : _mm512_reduce_max_ps(lanes);
 }
 
-AVX512 float facet_exponentials_and_sum_avx512(float *out, const float *x, long n, float shift) {
+/* exp16's polynomial with fused multiply-adds, 2^n by vscalefps. The clamps only keep infinite
+   inputs from becoming NaN (scalef takes any exponent: overflow gives infinity, underflow 0);
+   max and min return their second operand, x, when it is NaN. */
+static AVX512 inline __m512 exp16_fma(__m512 input) {
+    const __m512 x = _mm512_min_ps(_mm512_set1_ps(128.0f), _mm512_max_ps(_mm512_set1_ps(-256.0f), input));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* out[i] = e^(x[i] - shift) (out may be NULL), returning their sum; on exp16_fma when `fused`. */
+static AVX512 inline __attribute__((always_inline)) float exponentials_and_sum(float *out, const float *x, long n, float shift,
+                                                                              const int fused) {
     const __m512 s = _mm512_set1_ps(shift);
     __m512 total = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
         const __mmask16 mask = tail_mask(n - i);
-        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), s));
+        const __m512 shifted = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), s);
+        const __m512 e = fused ? exp16_fma(shifted) : exp16(shifted);
         if (out) _mm512_mask_storeu_ps(out + i, mask, e);
         total = _mm512_mask_add_ps(total, mask, total, e);
     }
     return _mm512_reduce_add_ps(total);
+}
+
+AVX512 float facet_exponentials_and_sum_avx512(float *out, const float *x, long n, float shift) {
+    return exponentials_and_sum(out, x, n, shift, 0);
 }
 
 AVX512 void facet_scaled_exponentials_avx512(float *out, const float *x, long n, float shift, float scale) {
@@ -75,6 +102,10 @@ AVX512 void facet_scaled_exponentials_avx512(float *out, const float *x, long n,
         const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), s));
         _mm512_mask_storeu_ps(out + i, mask, _mm512_mul_ps(e, factor));
     }
+}
+
+AVX512 float facet_exponentials_and_sum_fma_avx512(float *out, const float *x, long n, float shift) {
+    return exponentials_and_sum(out, x, n, shift, 1);
 }
 
 static AVX512 inline __m512 sigmoid16(__m512 g) {
@@ -109,7 +140,7 @@ AVX512 void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *
     }
 }
 
-enum { GEMM_ROWS = 6, GEMM_VECTORS = 4, GEMM_DEPTH = 128 };
+enum { GEMM_DEPTH = 128 };
 
 /* One tile of C: `rows` (<= GEMM_ROWS) rows by `vectors` (<= GEMM_VECTORS) 16-lane vectors, the
    last one masked; 24 accumulators at full size. Always inlined with constant sizes, so the
@@ -129,16 +160,7 @@ static AVX512 inline __attribute__((always_inline)) void gemm_tile(
             for (int v = 0; v < vectors; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
         }
     }
-    const __m512 scale = _mm512_set1_ps(alpha), keep = _mm512_set1_ps(beta);
-    for (int r = 0; r < rows; r++) {
-        for (int v = 0; v < vectors; v++) {
-            const __mmask16 mask = v == vectors - 1 ? last : (__mmask16)0xFFFF;
-            float *out = c + r * ldc + 16 * v;
-            __m512 value = _mm512_mul_ps(acc[r][v], scale);
-            if (beta != 0) value = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, out), keep, value);
-            _mm512_mask_storeu_ps(out, mask, value);
-        }
-    }
+    gemm_store_tile(rows, vectors, last, acc, c, ldc, alpha, beta);
 }
 
 #define GEMM_TILE(R, V) \
@@ -147,18 +169,7 @@ static AVX512 inline __attribute__((always_inline)) void gemm_tile(
 
 static AVX512 void gemm_tile_any(int rows, int vectors, __mmask16 last, float *c, long ldc, const float *a, long ar,
                                  long ad, const float *b, long ldb, long k, float alpha, float beta) {
-#define GEMM_ROW_CASES(V) \
-    switch (rows) { \
-    case 6: GEMM_TILE(6, V); case 5: GEMM_TILE(5, V); case 4: GEMM_TILE(4, V); \
-    case 3: GEMM_TILE(3, V); case 2: GEMM_TILE(2, V); default: GEMM_TILE(1, V); \
-    }
-    switch (vectors) {
-    case 4: GEMM_ROW_CASES(4)
-    case 3: GEMM_ROW_CASES(3)
-    case 2: GEMM_ROW_CASES(2)
-    default: GEMM_ROW_CASES(1)
-    }
-#undef GEMM_ROW_CASES
+    GEMM_DISPATCH(GEMM_TILE)
 }
 
 AVX512 void facet_gemm_avx512(float *c, long ldc, const float *a, long a_row_stride, long a_depth_stride,

@@ -70,18 +70,19 @@ struct CachedRows {
 
     /// query: [1, sum(tokens), heads, headDim], key/value: [1, sum(tokens), kvHeads, headDim]
     /// -> [1, sum(tokens), heads, headDim]; appends each sequence's keys and values to its cache.
-    func attention(layer: Int, query: Tensor, key: Tensor, value: Tensor, slidingWindow: Int?) -> Tensor {
+    func attention(layer: Int, query: Tensor, key: Tensor, value: Tensor, slidingWindow: Int?, computeDType: DType) -> Tensor {
         require(query.shape[1] == tokens.reduce(0, +), "CachedRows: \(query.shape[1]) tokens, expected \(tokens.reduce(0, +))")
         if caches.count == 1 {
             let (k, v) = caches[0].append(layer: layer, key: key, value: value)
-            return causalAttention(query: query, key: k, value: v, slidingWindow: slidingWindow)
+            return causalAttention(query: query, key: k, value: v, slidingWindow: slidingWindow, computeDType: computeDType)
         }
         var start = 0
         let parts = zip(caches, tokens).map { cache, count in
             defer { start += count }
             let run = start..<(start + count)
             let (k, v) = cache.append(layer: layer, key: key.slice(axis: 1, run), value: value.slice(axis: 1, run))
-            return causalAttention(query: query.slice(axis: 1, run), key: k, value: v, slidingWindow: slidingWindow)
+            return causalAttention(
+                query: query.slice(axis: 1, run), key: k, value: v, slidingWindow: slidingWindow, computeDType: computeDType)
         }
         return Tensor.concatenated(parts, axis: 1)
     }

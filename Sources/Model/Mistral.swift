@@ -70,7 +70,8 @@ public final class Mistral {
     /// The dropout state of the adapters, replayed when a layer is recomputed.
     public var dropoutState: DropoutState?
     /// How the frozen bfloat16 matrices are multiplied: widened to float32 (exact) or in
-    /// bfloat16 on the CPU's bfloat16 instructions (`Tensor.computeDType`).
+    /// bfloat16 on the CPU's bfloat16 instructions (`Tensor.computeDType`); attention's products
+    /// follow (`causalAttention(computeDType:)`).
     public var computeDType = DType.float32 {
         didSet { for matrix in [lmHead] + linears.map(\.weight) where matrix.dtype == .bfloat16 { matrix.computeDType = computeDType } }
     }
@@ -232,8 +233,9 @@ public final class Mistral {
         let k = layer.kProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
             .rotaryEmbedding(positions: batch.positions, theta: c.ropeTheta)
         let v = layer.vProj(x).reshaped([b, t, c.numKeyValueHeads, c.headDim])
-        let attended = rows?.attention(layer: index, query: q, key: k, value: v, slidingWindow: c.slidingWindow)
-            ?? causalAttention(query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds)
+        let attended = rows?.attention(layer: index, query: q, key: k, value: v, slidingWindow: c.slidingWindow, computeDType: computeDType)
+            ?? causalAttention(
+                query: q, key: k, value: v, slidingWindow: c.slidingWindow, segmentIds: batch.segmentIds, computeDType: computeDType)
         let afterAttention = h + layer.oProj(attended.reshaped([b, t, c.numAttentionHeads * c.headDim]))
         let y = afterAttention.rmsNorm(weight: layer.postAttentionLayernorm, eps: c.rmsNormEps)
         return afterAttention + layer.downProj(swiGLU(gate: layer.gateProj(y), up: layer.upProj(y)))

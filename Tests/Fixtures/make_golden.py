@@ -1240,12 +1240,57 @@ class BFloat16Product(torch.autograd.Function):
         return dy.to(torch.bfloat16).float() @ weight.float(), None
 
 
+class BFloat16Attention(torch.autograd.Function):
+    """Facet's attention under bfloat16 compute: every block product in bfloat16 x bfloat16 ->
+    float32 (Q, K, V, the probabilities, dOut and the score gradients rounded to bfloat16 where
+    they enter a product), the scores, softmax, the correction term dOut . out and every sum in
+    float32. q, k, v: [b, heads, tokens, d] (keys and values repeated per query head);
+    mask: additive [b, 1, tq, tk] or None."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale):
+        scores = (bfloat16_values(q) @ bfloat16_values(k).transpose(-1, -2)) * scale
+        if mask is not None:
+            scores = scores + mask
+        p = torch.softmax(scores, dim=-1)
+        out = bfloat16_values(p) @ bfloat16_values(v)
+        ctx.save_for_backward(q, k, v, p, out)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, p, out = ctx.saved_tensors
+        row_dot = (dout * out).sum(-1, keepdim=True)
+        dp = bfloat16_values(dout) @ bfloat16_values(v).transpose(-1, -2)
+        ds = bfloat16_values(p * (dp - row_dot) * ctx.scale)
+        dq = ds @ bfloat16_values(k)
+        dk = ds.transpose(-1, -2) @ bfloat16_values(q)
+        dv = bfloat16_values(p).transpose(-1, -2) @ bfloat16_values(dout)
+        return dq, dk, dv, None, None
+
+
+def bfloat16_values(x):
+    return x.to(torch.bfloat16).float()
+
+
+def bfloat16_eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """transformers' eager_attention_forward with BFloat16Attention's arithmetic."""
+    assert attention_mask is None or attention_mask.dtype == torch.float32, "an additive float mask"
+    key_states = repeat_kv(key, module.num_key_value_groups)
+    value_states = repeat_kv(value, module.num_key_value_groups)
+    out = BFloat16Attention.apply(query, key_states, value_states, attention_mask, scaling)
+    return out.transpose(1, 2).contiguous(), None
+
+
 def make_bf16_compute():
     """LoRA step-0 loss and gradients of the lora_training group's adapter (same init) with the
     frozen weights multiplied in bfloat16: (1) exactly as Facet does it (BFloat16Product on every
-    frozen projection and the LM head, everything else float32), (2) under PyTorch's CPU
-    autocast to bfloat16 (which also runs the adapters, attention products and the LM head's
-    outputs in bfloat16)."""
+    frozen projection and the LM head, attention's products as BFloat16Attention, everything
+    else float32), (2) under PyTorch's CPU autocast to bfloat16 (which also runs the adapters
+    and the LM head's outputs in bfloat16)."""
+    import transformers.models.mistral.modeling_mistral as modeling_mistral
+
     import sentencepiece
 
     sp = sentencepiece.SentencePieceProcessor(model_file=TOKENIZER_MODEL)
@@ -1271,7 +1316,12 @@ def make_bf16_compute():
             module.base_layer.forward = lambda x, w=weight: BFloat16Product.apply(x, w)
     head = model.base_model.model.lm_head
     head.forward = lambda x, w=head.weight: BFloat16Product.apply(x, w)
-    loss = sft_loss(model, input_ids, labels, attention_mask)
+    eager = modeling_mistral.eager_attention_forward
+    modeling_mistral.eager_attention_forward = bfloat16_eager_attention
+    try:
+        loss = sft_loss(model, input_ids, labels, attention_mask)
+    finally:
+        modeling_mistral.eager_attention_forward = eager
     loss.backward()
     tensors["exact_loss"] = loss.detach().reshape(1)
     for name, p in named:
@@ -1288,7 +1338,7 @@ def make_bf16_compute():
     print(f"bf16 compute: exact {tensors['exact_loss'].item():.6f}, autocast {tensors['autocast_loss'].item():.6f}, "
           f"float32 {init['grad0_loss'].item():.6f}")
     save("bf16_compute", tensors, {
-        "exact_loss": "[1] loss with every frozen projection and the LM head as BFloat16Product; exact_grad.<name> the adapters' gradients",
+        "exact_loss": "[1] loss with every frozen projection and the LM head as BFloat16Product and attention as BFloat16Attention; exact_grad.<name> the adapters' gradients",
         "autocast_loss": "[1] loss under torch.autocast('cpu', dtype=torch.bfloat16); autocast_grad.<name> the adapters' gradients",
     })
 

@@ -101,18 +101,22 @@ final class NonFiniteTests: XCTestCase {
     }
 
     func testAttention() {
-        for segments in [nil, [Int32](repeating: 0, count: 6)] as [[Int32]?] {
+        let computeDTypes: [DType] = causalAttentionHasBFloat16Products ? [.float32, .bfloat16] : [.float32]
+        for (segments, computeDType) in [nil, [Int32](repeating: 0, count: 6)].flatMap({ s in computeDTypes.map { (s, $0) } }) {
             let q = poisoned([1, 6, 2, 4], seed: 9, at: 2 * 2 * 4)  // query token 2, head 0
             let k = randomTensor([1, 6, 1, 4], seed: 10), v = randomTensor([1, 6, 1, 4], seed: 11)
-            let (out, grads) = forwardBackward([q, k, v]) { causalAttention(query: q, key: k, value: v, segmentIds: segments) }
-            assertAllNaN(out, 2 * 8..<2 * 8 + 4, "attention output of the poisoned query (segments: \(segments != nil))")
-            XCTAssertFalse(out.data[0].isNaN, "earlier tokens do not see it")
-            assertHasNaN(grads[0], "attention query gradient")
-            assertHasNaN(grads[1], "attention key gradient")
+            let (out, grads) = forwardBackward([q, k, v]) {
+                causalAttention(query: q, key: k, value: v, segmentIds: segments, computeDType: computeDType)
+            }
+            let which = "(segments: \(segments != nil), \(computeDType.rawValue) products)"
+            assertAllNaN(out, 2 * 8..<2 * 8 + 4, "attention output of the poisoned query \(which)")
+            XCTAssertFalse(out.data[0].isNaN, "earlier tokens do not see it \(which)")
+            assertHasNaN(grads[0], "attention query gradient \(which)")
+            assertHasNaN(grads[1], "attention key gradient \(which)")
 
             let key = poisoned([1, 6, 1, 4], seed: 12, at: 4 * 3, .infinity)  // key token 3
-            let later = withoutGradients { causalAttention(query: q, key: key, value: v, segmentIds: segments) }
-            XCTAssertTrue(later.data[5 * 8 + 4].isNaN || later.data[5 * 8 + 4].isInfinite, "a later token sees the infinite key")
+            let later = withoutGradients { causalAttention(query: q, key: key, value: v, segmentIds: segments, computeDType: computeDType) }
+            XCTAssertTrue(later.data[5 * 8 + 4].isNaN || later.data[5 * 8 + 4].isInfinite, "a later token sees the infinite key \(which)")
         }
     }
 

@@ -25,12 +25,13 @@ final class BFloat16ComputeGoldenTests: XCTestCase {
         let loss = model.logProbs(batch.tokens, targets: batch.targets).sum() * (-1 / Float(batch.scoredTokens))
         loss.backward()
 
-        // Stated tolerances. Rounding to bfloat16 at every projection makes two correct
-        // implementations drift apart once one element rounds the other way (measured against the
-        // same arithmetic in PyTorch: loss 6e-5, gradients 0.9% of their tensor's largest element).
-        // PyTorch's autocast also rounds the adapters' products and every output to bfloat16
-        // (measured: loss 0.3%, gradients 36%); the float32 path differs by the rounding alone
-        // (loss 0.05%, gradients 8.9%).
+        // Stated tolerances. Rounding to bfloat16 at every projection and attention product makes
+        // two correct implementations drift apart once one element rounds the other way (measured
+        // against the same arithmetic in PyTorch: loss 5e-6, gradients 1.7% of their tensor's
+        // largest element; 0.9% before attention's products were rounded too). PyTorch's autocast
+        // also rounds the adapters' products and every output to bfloat16 (measured: loss 0.3%,
+        // gradients 27%, 36% with attention in float32); the float32 path differs by the rounding
+        // alone (loss 0.03%, gradients 15%, 8.9% with attention in float32).
         XCTAssertEqual(loss.item, try golden.tensor("exact_loss").item, accuracy: 2e-4 * loss.item)
         XCTAssertEqual(loss.item, try golden.tensor("autocast_loss").item, accuracy: 1e-2 * loss.item)
         XCTAssertEqual(loss.item, try initial.tensor("grad0_loss").item, accuracy: 2e-3 * loss.item)
@@ -48,9 +49,9 @@ final class BFloat16ComputeGoldenTests: XCTestCase {
                 }
             }
         }
-        XCTAssertLessThan(worst["exact_grad"]!, 0.015, "gradients vs the same arithmetic in PyTorch")
+        XCTAssertLessThan(worst["exact_grad"]!, 0.03, "gradients vs the same arithmetic in PyTorch")
         XCTAssertLessThan(worst["autocast_grad"]!, 0.5, "gradients vs PyTorch autocast")
-        XCTAssertLessThan(worst["grad0_grad"]!, 0.15, "gradients vs the float32 path")
+        XCTAssertLessThan(worst["grad0_grad"]!, 0.2, "gradients vs the float32 path")
         XCTAssertGreaterThan(worst["grad0_grad"]!, 4 * worst["exact_grad"]!, "the products really ran in bfloat16")
     }
 }

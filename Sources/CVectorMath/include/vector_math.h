@@ -16,6 +16,12 @@ float facet_exponentials_and_sum_avx512(float *out, const float *x, long n, floa
 /* out[i] = scale * e^(x[i] - shift); out may be x. */
 void facet_scaled_exponentials_avx512(float *out, const float *x, long n, float shift, float scale);
 
+/* As the two above with scale 1, on an e^x of fused multiply-adds and vscalefps (the same
+   polynomial, within 1 ulp over the float range, 2.6 times faster) that is not bit-identical to
+   VectorMath.swift's exp4: for attention under bfloat16 compute, whose probabilities are rounded
+   to bfloat16 for its products anyway. */
+float facet_exponentials_and_sum_fma_avx512(float *out, const float *x, long n, float shift);
+
 /* SwiGLU: out[i] = g s u for g = gate[i], u = up[i], s = sigmoid(g) = 1 / (1 + e^-g) with the e^x
    above. */
 void facet_swiglu_forward_avx512(float *out, const float *gate, const float *up, long n);

@@ -1,13 +1,23 @@
+import COpenBLAS
+import CVectorMath
 import Foundation
 
 /// Which GEMMs run attention's blocks. OpenBLAS packs both operands of every call, which for
 /// products this small took a fifth of attention's time; on AVX-512F CPUs CVectorMath's kernel
 /// reads them in place instead, keys and values transposed once per head (faster than OpenBLAS
-/// on these shapes even with its packing left out).
+/// on these shapes even with its packing left out). Under bfloat16 compute, on AVX512_BF16 CPUs,
+/// the products run in bfloat16 (`AttentionBFloat16Kernels.swift`).
 enum AttentionGEMM {
-    case openBLAS, avx512
+    case openBLAS, avx512, avx512BFloat16
 
     static let preferred: AttentionGEMM = vectorMathUsesAVX512 ? .avx512 : .openBLAS
+    static let cpuHasBFloat16Products = facet_cpu_has_avx512_bf16() != 0 && facet_cpu_has_avx512bw_vl() != 0
+
+    /// The products for a compute dtype: bfloat16 ones where asked for and the CPU has them, else
+    /// the float32 path.
+    static func forCompute(_ dtype: DType) -> AttentionGEMM {
+        dtype == .bfloat16 && cpuHasBFloat16Products ? .avx512BFloat16 : preferred
+    }
 }
 
 /// Causal attention over head-interleaved layouts, one block of query rows at a time, so
@@ -27,11 +37,12 @@ struct AttentionGeometry {
     var keyStride: Int { keyValueHeads * headDim }  // between tokens in k, v
     var positionOffset: Int { keyTokens - queryTokens }
 
-    /// Keys that some row of the block [q0, q1) may see.
+    /// Keys that some row of the block [q0, q1) may see; under bfloat16 products from an even
+    /// key, where a pair of the packed keys and values starts (an extra key is masked).
     func keyRange(_ q0: Int, _ q1: Int) -> Range<Int> {
         let first = q0 + positionOffset, last = q1 - 1 + positionOffset
         let start = slidingWindow.map { max(0, first - $0 + 1) } ?? 0
-        return start..<(last + 1)
+        return (gemm == .avx512BFloat16 ? start & ~1 : start)..<(last + 1)
     }
 
     @inline(__always)
@@ -100,7 +111,7 @@ struct AttentionGeometry {
         switch gemm {
         case .openBLAS:
             BLAS.sgemm(transA: transA, transB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-        case .avx512:
+        case .avx512, .avx512BFloat16:  // the bfloat16 products have their own kernels; a CPU with them has AVX-512F
             avx512GEMM(m: m, n: n, k: k, alpha: alpha, a: a, aRowStride: transA ? 1 : lda, aDepthStride: transA ? lda : 1,
                        b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
@@ -121,17 +132,31 @@ struct AttentionGeometry {
         }
     }
 
-    /// scores: (rows, keys.count) = scale * Q K^T (kT: K transposed, or nil), then probabilities
-    /// exp(s - lse) with masked entries set to 0; with `computeLSE` the row's log-sum-exp is
-    /// computed into `lse` first.
+    /// scores: (rows, keys.count) = scale * Q K^T (kT: K transposed, or nil), then
+    /// `softmaxRows`.
     func probabilities(
         _ scores: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, kT: UnsafePointer<Float>?,
         b: Int, h: Int, q0: Int, q1: Int, keys: Range<Int>, lse: UnsafeMutablePointer<Float>, computeLSE: Bool
     ) {
+        multiplyTransposed(scores, x: q + queryOffset(b, q0, h), y: k, yT: kT, b: b, h: h, rows: q1 - q0, keys: keys, alpha: scale)
+        softmaxRows(scores, b: b, h: h, q0: q0, q1: q1, keys: keys, lse: lse, computeLSE: computeLSE)
+    }
+
+    /// scores: (rows, keys.count) of scaled scores become probabilities exp(s - lse) with masked
+    /// entries set to 0; with `computeLSE` the row's log-sum-exp is computed into `lse` first.
+    /// With `rowScales` a row may be left as exp(s - max), the factor that makes it the
+    /// probabilities in rowScales[r] (1 for the rows that are already probabilities).
+    func softmaxRows(
+        _ scores: UnsafeMutablePointer<Float>, b: Int, h: Int, q0: Int, q1: Int, keys: Range<Int>,
+        lse: UnsafeMutablePointer<Float>, computeLSE: Bool, rowScales: UnsafeMutablePointer<Float>? = nil
+    ) {
         let rows = q1 - q0, width = keys.count
-        multiplyTransposed(scores, x: q + queryOffset(b, q0, h), y: k, yT: kT, b: b, h: h, rows: rows, keys: keys, alpha: scale)
+        // Under bfloat16 products, the faster e^x of fused multiply-adds: the probabilities are
+        // rounded to bfloat16 anyway; the float32 path keeps the e^x of VectorMath.swift.
+        let fmaExponentials = gemm == .avx512BFloat16
         for r in 0..<rows {
             let row = scores + r * width, p = q0 + r + positionOffset, index = rowIndex(b, h, q0 + r)
+            rowScales?[r] = 1
             guard segmentIds == nil else {
                 maskedRowProbabilities(row, width: width, b: b, p: p, keys: keys, lse: &lse[index], computeLSE: computeLSE)
                 continue
@@ -142,14 +167,54 @@ struct AttentionGeometry {
             (row).update(repeating: 0, count: lo)
             if computeLSE {
                 let maxScore = maximum(row + lo, hi - lo)
-                let total = exponentialsAndSum(row + lo, row + lo, hi - lo, shift: maxScore)
+                let total = fmaExponentials
+                    ? facet_exponentials_and_sum_fma_avx512(row + lo, row + lo, hi - lo, maxScore)
+                    : exponentialsAndSum(row + lo, row + lo, hi - lo, shift: maxScore)
                 lse[index] = maxScore + Foundation.log(total)
                 let inverse = 1 / total
-                for j in lo..<hi { row[j] *= inverse }
+                if let rowScales {
+                    rowScales[r] = inverse
+                } else {
+                    for j in lo..<hi { row[j] *= inverse }
+                }
+            } else if fmaExponentials {
+                _ = facet_exponentials_and_sum_fma_avx512(row + lo, row + lo, hi - lo, lse[index])
             } else {
                 scaledExponentials(row + lo, row + lo, hi - lo, shift: lse[index], scale: 1)
             }
             (row + hi).update(repeating: 0, count: width - hi)
+        }
+    }
+
+    /// rowDot: (batch, queryHeads, queryTokens), each row's dOut · out, the softmax backward's
+    /// correction term (the caller deallocates it).
+    func rowDots(_ dOut: UnsafePointer<Float>, _ out: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let rowDot = UnsafeMutablePointer<Float>.allocate(capacity: batch * queryHeads * queryTokens)
+        parallelChunks(batch * queryTokens, minimumChunk: 16) { tokens in
+            for bt in tokens {
+                let b = bt / queryTokens, t = bt % queryTokens
+                for h in 0..<queryHeads {
+                    let o = queryOffset(b, t, h)
+                    var dot: Float = 0
+                    for d in 0..<headDim { dot += dOut[o + d] * out[o + d] }
+                    rowDot[rowIndex(b, h, t)] = dot
+                }
+            }
+        }
+        return rowDot
+    }
+
+    /// gradScores: (rows, width), the gradient of the probabilities on entry, becomes that of the
+    /// scaled scores: p (dp - rowDot) scale.
+    func scoreGradients(
+        _ gradScores: UnsafeMutablePointer<Float>, probabilities: UnsafePointer<Float>, rowDot: UnsafePointer<Float>,
+        b: Int, h: Int, q0: Int, q1: Int, width: Int
+    ) {
+        let factor = scale
+        for r in 0..<(q1 - q0) {
+            let p = probabilities + r * width, ds = gradScores + r * width
+            let dot = rowDot[rowIndex(b, h, q0 + r)]
+            for j in 0..<width { ds[j] = p[j] * (ds[j] - dot) * factor }
         }
     }
 
@@ -178,6 +243,7 @@ func attentionForward(
     _ out: UnsafeMutablePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
     _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: AttentionGeometry
 ) {
+    if g.gemm == .avx512BFloat16 { return attentionForwardBFloat16(out, lse, q, k, v, g) }
     g.forEachHeadGroup(sharingKeys: false) { b, heads in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: AttentionGeometry.blockRows * max(g.keyTokens, 1))
         let kT = g.allocateTransposed()
@@ -203,22 +269,10 @@ func attentionBackward(
     _ dOut: UnsafePointer<Float>, _ out: UnsafePointer<Float>, _ lse: UnsafeMutablePointer<Float>,
     _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ g: AttentionGeometry
 ) {
+    if g.gemm == .avx512BFloat16 { return attentionBackwardBFloat16(dq: dq, dk: dk, dv: dv, dOut, out, lse, q, k, v, g) }
     let capacity = AttentionGeometry.blockRows * max(g.keyTokens, 1)
-    // rowDot[row] = dOut_row · out_row, the softmax backward's correction term.
-    let rowDot = UnsafeMutablePointer<Float>.allocate(capacity: g.batch * g.queryHeads * g.queryTokens)
+    let rowDot = g.rowDots(dOut, out)
     defer { rowDot.deallocate() }
-    parallelChunks(g.batch * g.queryTokens, minimumChunk: 16) { tokens in
-        for bt in tokens {
-            let b = bt / g.queryTokens, t = bt % g.queryTokens
-            for h in 0..<g.queryHeads {
-                let o = g.queryOffset(b, t, h)
-                var dot: Float = 0
-                for d in 0..<g.headDim { dot += dOut[o + d] * out[o + d] }
-                rowDot[g.rowIndex(b, h, t)] = dot
-            }
-        }
-    }
-    let scale = g.scale
     g.forEachHeadGroup(sharingKeys: true) { b, heads in
         let probabilities = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
         let gradScores = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
@@ -243,11 +297,7 @@ func attentionBackward(
                 }
                 guard dq != nil || dk != nil else { return }
                 g.multiplyTransposed(gradScores, x: dOutBlock, y: v, yT: vT, b: b, h: h, rows: rows, keys: keys, alpha: 1)
-                for r in 0..<rows {
-                    let p = probabilities + r * width, ds = gradScores + r * width
-                    let dot = rowDot[g.rowIndex(b, h, q0 + r)]
-                    for j in 0..<width { ds[j] = p[j] * (ds[j] - dot) * scale }
-                }
+                g.scoreGradients(gradScores, probabilities: probabilities, rowDot: rowDot, b: b, h: h, q0: q0, q1: q1, width: width)
                 if let dq {
                     g.multiply(transA: false, m: rows, n: g.headDim, k: width, a: gradScores, lda: width,
                                b: k + keyBase, ldb: g.keyStride, beta: 1, c: dq + g.queryOffset(b, q0, h), ldc: g.queryStride)

@@ -1,3 +1,6 @@
+/// Whether `causalAttention(computeDType: .bfloat16)` multiplies in bfloat16 on this CPU.
+public let causalAttentionHasBFloat16Products = AttentionGEMM.cpuHasBFloat16Products
+
 /// Scaled dot-product causal attention with grouped-query heads.
 ///
 /// - `query`: [batch, queryTokens, queryHeads, headDim]; `key`, `value`: [batch, keyTokens,
@@ -7,9 +10,13 @@
 /// - `slidingWindow`: a token sees at most this many keys, itself included.
 /// - `segmentIds`: [batch * keyTokens]; tokens attend only within their own segment, so
 ///   several records can be packed into one sequence.
+/// - `computeDType`: `.bfloat16` runs the block products in bfloat16 where the CPU has
+///   AVX512_BF16 (operands rounded for the products only, softmax and sums in float32), as
+///   PyTorch's CPU autocast does; float32 elsewhere.
 /// - Returns [batch, queryTokens, queryHeads, headDim].
 public func causalAttention(
-    query: Tensor, key: Tensor, value: Tensor, slidingWindow: Int? = nil, segmentIds: [Int32]? = nil
+    query: Tensor, key: Tensor, value: Tensor, slidingWindow: Int? = nil, segmentIds: [Int32]? = nil,
+    computeDType: DType = .float32
 ) -> Tensor {
     require(
         query.rank == 4 && key.rank == 4 && key.shape == value.shape,
@@ -28,7 +35,8 @@ public func causalAttention(
     }
     let geometry = AttentionGeometry(
         batch: batch, queryTokens: queryTokens, keyTokens: keyTokens, queryHeads: queryHeads,
-        keyValueHeads: keyValueHeads, headDim: headDim, slidingWindow: slidingWindow, segmentIds: segmentIds)
+        keyValueHeads: keyValueHeads, headDim: headDim, slidingWindow: slidingWindow, segmentIds: segmentIds,
+        gemm: .forCompute(computeDType))
     let out = Tensor(uninitialized: query.shape)
     let lse = Storage(count: batch * queryHeads * queryTokens)
     attentionForward(out.data, lse.floats, query.data, key.data, value.data, geometry)
