@@ -10,11 +10,7 @@ typedef uint32_t __attribute__((may_alias, aligned(2))) pair_word;
 
 enum { BF16_PAIRS = 128 };
 
-/* The first `remaining` lanes (none when it is not positive). */
-static inline __mmask16 lanes16(long remaining) {
-    return remaining >= 16 ? (__mmask16)0xFFFF : remaining <= 0 ? 0 : (__mmask16)((1u << remaining) - 1);
-}
-
+/* The first `remaining` of 32 lanes (none when it is not positive). */
 static inline __mmask32 lanes32(long remaining) {
     return remaining >= 32 ? (__mmask32)0xFFFFFFFFu : remaining <= 0 ? 0 : (__mmask32)((1u << remaining) - 1);
 }
@@ -62,7 +58,7 @@ BF16 void facet_bf16_gemm(float *c, long ldc, const uint16_t *a, long lda, const
             for (long j0 = 0; j0 < n; j0 += 16 * GEMM_VECTORS) {
                 const long columns = n - j0 < 16 * GEMM_VECTORS ? n - j0 : 16 * GEMM_VECTORS;
                 const int vectors = (int)((columns + 15) / 16);
-                const __mmask16 last = lanes16(columns - 16 * (vectors - 1));
+                const __mmask16 last = tail_mask(columns - 16 * (vectors - 1));
                 bf16_tile_any(rows, vectors, last, c + i0 * ldc + j0, ldc, a + i0 * lda + 2 * p0, lda,
                               b + p0 * ldb + j0, ldb, pairs, alpha, chunk_beta);
             }
@@ -86,7 +82,7 @@ BF16 void facet_bf16_pack_rows(uint16_t *dst, long ldd, const float *src, long l
         const float *row = src + i * lds;
         const __m512 scale = _mm512_set1_ps(scales ? scales[i] : 1);
         for (long j = 0; j < padded; j += 32) {
-            const __mmask16 first = lanes16(cols - j), second = lanes16(cols - j - 16);
+            const __mmask16 first = tail_mask(cols - j), second = tail_mask(cols - j - 16);
             const __m512 low = _mm512_maskz_loadu_ps(first, row + j), high = _mm512_maskz_loadu_ps(second, row + j + 16);
             /* Masked, so that a negative scale leaves +0 in the padding column. */
             const __m512i words = scales ? bf16_words(_mm512_maskz_mul_ps(first, low, scale), _mm512_maskz_mul_ps(second, high, scale))
@@ -100,7 +96,7 @@ BF16 void facet_bf16_pack_row_pairs(uint32_t *dst, long ldd, const float *src, l
     for (long i = 0; 2 * i < rows; i++) {
         const float *first = src + 2 * i * lds, *second = 2 * i + 1 < rows ? first + lds : 0;
         for (long j = 0; j < cols; j += 16) {
-            const __mmask16 mask = lanes16(cols - j);
+            const __mmask16 mask = tail_mask(cols - j);
             const __m512 x = _mm512_maskz_loadu_ps(mask, first + j);
             const __m512 y = second ? _mm512_maskz_loadu_ps(mask, second + j) : _mm512_setzero_ps();
             _mm512_mask_storeu_epi32(dst + i * ldd + j, mask, bf16_pairs(x, y));
@@ -117,7 +113,7 @@ BF16 void facet_bf16_score_gradients(uint16_t *ds_rows, uint32_t *ds_pairs, cons
         const int second = r + 1 < rows;
         const __m512 dot0 = _mm512_set1_ps(row_dot[r]), dot1 = _mm512_set1_ps(second ? row_dot[r + 1] : 0);
         for (long j = 0; j < padded; j += 16) {
-            const __mmask16 mask = lanes16(cols - j);
+            const __mmask16 mask = tail_mask(cols - j);
             const long at = r * cols + j;
             /* p (dp - dot) scale, in this order as the float32 path computes it. */
             const __m512 x = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, p + at),
@@ -128,7 +124,7 @@ BF16 void facet_bf16_score_gradients(uint16_t *ds_rows, uint32_t *ds_pairs, cons
             _mm512_mask_storeu_epi32(ds_pairs + i * cols + j, mask, bf16_pairs(x, y));
             /* The two rows' words; the padding column (j = cols) is the zero of a masked lane. */
             const __m512i words = bf16_words(x, y);
-            const __mmask16 row_mask = lanes16(padded - j);
+            const __mmask16 row_mask = tail_mask(padded - j);
             _mm512_mask_storeu_epi16(ds_rows + r * padded + j, (__mmask32)row_mask, words);
             if (second)
                 _mm256_mask_storeu_epi16(ds_rows + (r + 1) * padded + j, row_mask, _mm512_extracti64x4_epi64(words, 1));

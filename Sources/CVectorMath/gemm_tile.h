@@ -2,11 +2,17 @@
 #define FACET_GEMM_TILE_H
 
 /* What attention's float32 (vector_math.c) and bfloat16 (bfloat16_gemm.c) GEMMs share: a tile of
-   C is at most GEMM_ROWS rows by GEMM_VECTORS 16-lane vectors, its accumulators in registers. */
+   C is at most GEMM_ROWS rows by GEMM_VECTORS 16-lane vectors, its accumulators in registers; and
+   the mask of a loop's last, partial vector, which every AVX-512 loop of both files uses. */
 
 #include <immintrin.h>
 
 enum { GEMM_ROWS = 6, GEMM_VECTORS = 4 };
+
+/* The first `remaining` of 16 lanes (none when it is not positive). */
+static inline __mmask16 tail_mask(long remaining) {
+    return remaining >= 16 ? (__mmask16)0xFFFF : remaining <= 0 ? 0 : (__mmask16)((1u << remaining) - 1);
+}
 
 /* C = alpha * acc + beta * C over a tile of `rows` x `vectors`, the last vector masked by `last`;
    with beta = 0, C is only written. Always inlined with constant sizes. */

@@ -41,9 +41,6 @@ static AVX512 inline __m512 exp16(__m512 input) {
     return _mm512_mask_mov_ps(result, nan, input);
 }
 
-static inline __mmask16 tail_mask(long remaining) {
-    return remaining >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << remaining) - 1);
-}
 
 AVX512 float facet_maximum_avx512(const float *x, long n) {
     __m512 lanes = _mm512_set1_ps(-INFINITY);

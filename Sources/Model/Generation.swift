@@ -45,19 +45,7 @@ extension Mistral {
     public func generate(
         prompts: [[Int32]], options: [SamplingOptions], onToken: (_ row: Int, Int32) -> Bool = { _, _ in true }
     ) -> [[Int32]] {
-        require(prompts.count == options.count, "generate: \(prompts.count) prompts but \(options.count) sampling options")
-        require(!prompts.contains(where: \.isEmpty), "generate: empty prompt")
-        guard !prompts.isEmpty else { return [] }
-        return withoutGradients {
-            let caches = zip(prompts, options).map { KVCache(config: config, capacity: $0.count + $1.maxNewTokens) }
-            let scores = nextLogits(prompts, caches: caches)
-            var rows = prompts.indices.map { i in
-                DecodingRow(prompt: prompts[i], cache: caches[i], scores: scores[i], options: options[i],
-                            generator: RandomGenerator(seed: options[i].seed))
-            }
-            decode(&rows, onToken: onToken)
-            return rows.map(\.produced)
-        }
+        decodeAnswers(prompts: prompts, count: 1, options: options, onToken: onToken)
     }
 
     /// `count` answers to each of `prompts` (best-of-n), decoded together: each prompt is run
@@ -65,6 +53,17 @@ extension Mistral {
     /// prompt samples from seed `options.seed + i * phi` (answer 0 is what `generate` gives), so
     /// the answers do not depend on which prompts share the batch.
     public func generateSamples(prompts: [[Int32]], count: Int, options: [SamplingOptions]) -> [[[Int32]]] {
+        let answers = decodeAnswers(prompts: prompts, count: count, options: options) { _, _ in true }
+        return prompts.indices.map { p in Array(answers[(p * count)..<((p + 1) * count)]) }
+    }
+
+    /// Runs each prompt through the model once and decodes `count` answers to each, all
+    /// together: answer i of prompt p (row `p * count + i`) samples from seed
+    /// `options[p].seed + i * phi` and continues the prompt's KV cache (a copy of it when there
+    /// are several answers).
+    private func decodeAnswers(
+        prompts: [[Int32]], count: Int, options: [SamplingOptions], onToken: (_ row: Int, Int32) -> Bool
+    ) -> [[Int32]] {
         require(prompts.count == options.count, "generate: \(prompts.count) prompts but \(options.count) sampling options")
         require(!prompts.contains(where: \.isEmpty), "generate: empty prompt")
         guard !prompts.isEmpty else { return [] }
@@ -73,12 +72,12 @@ extension Mistral {
             let scores = nextLogits(prompts, caches: caches)
             var rows = prompts.indices.flatMap { p in
                 (0..<count).map { index in
-                    DecodingRow(prompt: prompts[p], cache: caches[p].copy(), scores: scores[p], options: options[p],
+                    DecodingRow(prompt: prompts[p], cache: count == 1 ? caches[p] : caches[p].copy(), scores: scores[p], options: options[p],
                                 generator: RandomGenerator(seed: options[p].seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15))
                 }
             }
-            decode(&rows) { _, _ in true }
-            return prompts.indices.map { p in rows[(p * count)..<((p + 1) * count)].map(\.produced) }
+            decode(&rows, onToken: onToken)
+            return rows.map(\.produced)
         }
     }
 

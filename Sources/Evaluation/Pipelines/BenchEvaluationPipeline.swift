@@ -76,8 +76,9 @@ public struct BenchEvaluationPipeline {
         if !responses.isEmpty || !judgments.isEmpty { events(.resumed(answers: responses.count, judgments: judgments.count)) }
 
         let unanswered = records.enumerated().filter { responses[$0.offset] == nil }.map { (index: $0.offset, record: $0.element) }
-        for start in stride(from: 0, to: unanswered.count, by: max(batchSize, 1)) {
-            let batch = Array(unanswered[start..<min(start + max(batchSize, 1), unanswered.count)])
+        let batchSize = max(batchSize, 1)
+        for start in stride(from: 0, to: unanswered.count, by: batchSize) {
+            let batch = Array(unanswered[start..<min(start + batchSize, unanswered.count)])
             let texts = try answer(batch)
             guard texts.count == batch.count else { throw DataError(file: answerLog.url.path, "\(texts.count) answers for \(batch.count) records") }
             for (item, text) in zip(batch, texts) {

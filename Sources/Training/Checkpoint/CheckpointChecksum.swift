@@ -14,12 +14,12 @@ public enum CheckpointChecksum {
 
     /// Writes the header into the (512-byte) user block of the finished file at `url`.
     public static func seal(_ url: URL) throws {
-        let (crc, count) = try checksum(url)
-        var header = Array("\(magic)crc32 \(String(format: "%08x", crc))\nbytes \(count)\n".utf8)
-        header += [UInt8](repeating: 0, count: userBlockSize - header.count)
         do {
             let handle = try FileHandle(forUpdating: url)
             defer { try? handle.close() }
+            let (crc, count) = try checksum(handle)
+            var header = Array("\(magic)crc32 \(String(format: "%08x", crc))\nbytes \(count)\n".utf8)
+            header += [UInt8](repeating: 0, count: userBlockSize - header.count)
             try handle.seek(toOffset: 0)
             try handle.write(contentsOf: header)
         } catch {
@@ -30,14 +30,14 @@ public enum CheckpointChecksum {
     /// Checks the header against the file.
     static func verify(_ url: URL) throws {
         guard FileManager.default.fileExists(atPath: url.path) else { throw CheckpointError(url, "does not exist") }
-        let head: Data
+        let handle: FileHandle, head: Data
         do {
-            let handle = try FileHandle(forReadingFrom: url)
-            defer { try? handle.close() }
+            handle = try FileHandle(forReadingFrom: url)
             head = try handle.read(upToCount: userBlockSize) ?? Data()
         } catch {
             throw CheckpointError(url, "cannot be read: \(error.localizedDescription)")
         }
+        defer { try? handle.close() }
         if head.starts(with: hdf5Signature) {
             throw CheckpointError(
                 url, "has no checksum header: a checkpoint of an earlier Facet (version 1 or 2) is converted by "
@@ -50,7 +50,12 @@ public enum CheckpointChecksum {
         else {
             throw CheckpointError(url, "is not a Facet checkpoint (no HDF5 signature and no Facet checksum header)")
         }
-        let (crc, count) = try checksum(url)
+        let crc: UInt32, count: Int
+        do {
+            (crc, count) = try checksum(handle)
+        } catch {
+            throw CheckpointError(url, "cannot be read: \(error.localizedDescription)")
+        }
         guard count == expectedCount else {
             throw CheckpointError(url, "is truncated or extended: \(count) bytes after its header, \(expectedCount) written")
         }
@@ -61,21 +66,15 @@ public enum CheckpointChecksum {
     }
 
     /// CRC-32 and length of everything after the user block.
-    private static func checksum(_ url: URL) throws -> (crc: UInt32, count: Int) {
-        do {
-            let handle = try FileHandle(forReadingFrom: url)
-            defer { try? handle.close() }
-            try handle.seek(toOffset: UInt64(userBlockSize))
-            var crc = CRC32()
-            var count = 0
-            while let chunk = try handle.read(upToCount: chunkSize), !chunk.isEmpty {
-                crc.update(chunk)
-                count += chunk.count
-            }
-            return (crc.value, count)
-        } catch {
-            throw CheckpointError(url, "cannot be read: \(error.localizedDescription)")
+    private static func checksum(_ handle: FileHandle) throws -> (crc: UInt32, count: Int) {
+        try handle.seek(toOffset: UInt64(userBlockSize))
+        var crc = CRC32()
+        var count = 0
+        while let chunk = try handle.read(upToCount: chunkSize), !chunk.isEmpty {
+            crc.update(chunk)
+            count += chunk.count
         }
+        return (crc.value, count)
     }
 }
 
