@@ -7,7 +7,9 @@ Run by hand (not in CI), from the repository root, after `make release`:
 Needs torch, transformers and peft. Each row runs Facet, then PyTorch, each in its own process
 (so each peak RSS is its own), with the same threads, shapes (vocab 32000, rope theta 1e6), LoRA
 r 16 / alpha 32 on the seven projections, batch 1, the loss on the last 3/4 of the tokens, AdamW,
-one warm-up step, and the median step time. The rows (default: all three):
+one warm-up step, and the median step time. With `--repeats N` each row runs N times, Facet and
+PyTorch alternating, and a last line gives the median of the N ratios: on a shared machine one
+pair of runs can be 20% off either way. The rows (default: all three):
 
     small-fp32   preset small, seq 512: Facet float32 weights vs PyTorch eager float32
     small-bf16   preset small, seq 512: Facet bfloat16 weights multiplied in bfloat16 vs PyTorch
@@ -77,6 +79,7 @@ def main():
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated: " + ", ".join(ROWS))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--train", default=".build/release/train")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each row, Facet and PyTorch alternating")
     parser.add_argument("--torch-only", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_only:
@@ -88,15 +91,19 @@ def main():
     print(f"{'row':<11} {'facet s':>8} {'torch s':>8} {'ratio':>6}  {'facet RSS':>9} {'torch RSS':>9}  facet settings")
     for name in args.rows.split(","):
         row = ROWS[name]
-        facet = run_json([args.train, "bench", "--preset", row["preset"], "--seq", str(row["seq"]), "--steps", str(row["steps"]),
-                          "--dtype", row["dtype"], "--json"])
-        torch = run_json([sys.executable, __file__, "--torch-only", name, "--threads", str(args.threads)])
-        ratio = facet["step_s_median"] / torch["step_s_median"]
-        settings = (f"{facet['dtype']} weights x {facet['compute_dtype']}, recompute {'on' if facet['activation_checkpointing'] else 'off'}, "
-                    f"openblas {facet['openblas_core']}; torch {torch['torch']} {row['dtype']} {torch['attention']}")
-        print(f"{name:<11} {facet['step_s_median']:>8.3f} {torch['step_s_median']:>8.3f} {ratio:>6.2f}  "
-              f"{facet['peak_rss_gib']:>7.2f} G {torch['peak_rss_gib']:>7.2f} G  {settings}", flush=True)
-
+        ratios = []
+        for _ in range(args.repeats):
+            facet = run_json([args.train, "bench", "--preset", row["preset"], "--seq", str(row["seq"]), "--steps", str(row["steps"]),
+                              "--dtype", row["dtype"], "--json"])
+            torch = run_json([sys.executable, __file__, "--torch-only", name, "--threads", str(args.threads)])
+            ratios.append(facet["step_s_median"] / torch["step_s_median"])
+            settings = (f"{facet['dtype']} weights x {facet['compute_dtype']}, recompute {'on' if facet['activation_checkpointing'] else 'off'}, "
+                        f"openblas {facet['openblas_core']}; torch {torch['torch']} {row['dtype']} {torch['attention']}")
+            print(f"{name:<11} {facet['step_s_median']:>8.3f} {torch['step_s_median']:>8.3f} {ratios[-1]:>6.2f}  "
+                  f"{facet['peak_rss_gib']:>7.2f} G {torch['peak_rss_gib']:>7.2f} G  {settings}", flush=True)
+        if args.repeats > 1:
+            print(f"{name:<11} {'':>8} {'':>8} {statistics.median(ratios):>6.2f}  median of {args.repeats} ratios "
+                  f"({min(ratios):.2f}-{max(ratios):.2f})", flush=True)
 
 if __name__ == "__main__":
     main()

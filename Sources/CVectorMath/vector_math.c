@@ -137,6 +137,20 @@ AVX512 void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *
     }
 }
 
+AVX512 void facet_narrow_to_bfloat16_avx512(uint16_t *dst, const float *src, long n) {
+    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), quiet = _mm512_set1_epi32(0x40);
+    const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), infinity = _mm512_set1_epi32(0x7F800000);
+    for (long i = 0; i < n; i += 16) {
+        const __mmask16 mask = tail_mask(n - i);
+        const __m512i word = _mm512_maskz_loadu_epi32(mask, src + i);
+        const __m512i high = _mm512_srli_epi32(word, 16);
+        const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(word, _mm512_add_epi32(bias, _mm512_and_si512(high, one))), 16);
+        const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(word, magnitude), infinity);
+        const __m512i value = _mm512_mask_or_epi32(rounded, nan, high, quiet);
+        _mm512_mask_cvtepi32_storeu_epi16(dst + i, mask, value);
+    }
+}
+
 enum { GEMM_DEPTH = 128 };
 
 /* One tile of C: `rows` (<= GEMM_ROWS) rows by `vectors` (<= GEMM_VECTORS) 16-lane vectors, the

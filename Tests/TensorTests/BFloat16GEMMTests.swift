@@ -14,6 +14,8 @@ final class BFloat16GEMMTests: XCTestCase {
 
     func testRoundingMatchesTheScalarConversion() {
         var values = randomTensor([1000], seed: 11).scalars.map { $0 * 1e3 }
+        // Subnormals, a negative NaN and a count that leaves a partial 16-lane vector.
+        values += [.leastNonzeroMagnitude, -Float(bitPattern: 0x0000_8000), Float(bitPattern: 0xFFC0_0001)]
         values += [0, -0, .infinity, -.infinity, .nan, Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000), .greatestFiniteMagnitude]
         var rounded = [UInt16](repeating: 0, count: values.count)
         narrowToBFloat16(&rounded, values, values.count)

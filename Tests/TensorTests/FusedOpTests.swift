@@ -177,9 +177,9 @@ final class FusedOpTests: XCTestCase {
     }
 
     func testTokenLogProbsChunksAndBFloat16Head() {
-        // 300 scored rows with vocab 32000 span several chunks.
-        let hidden = randomTensor([300, 16], seed: 14), weight = randomTensor([32000, 16], seed: 15, scale: 0.1)
-        let targets = (0..<300).map { Int32(($0 * 7919) % 32000) }
+        // 1100 scored rows with vocab 32000 span three chunks (512 rows each at most).
+        let hidden = randomTensor([1100, 16], seed: 14), weight = randomTensor([32000, 16], seed: 15, scale: 0.1)
+        let targets = (0..<1100).map { Int32(($0 * 7919) % 32000) }
         let chunked = tokenLogProbs(hidden: hidden, weight: weight, targets: targets)
         let reference = matmul(hidden, weight, transposeB: true).logSoftmax().gatheringLast(targets)
         assertClose(chunked, reference, atol: 1e-4, "chunked log-probs")

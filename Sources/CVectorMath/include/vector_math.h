@@ -1,6 +1,8 @@
 #ifndef FACET_VECTOR_MATH_H
 #define FACET_VECTOR_MATH_H
 
+#include <stdint.h>
+
 /* AVX-512F versions of the row kernels of Sources/Tensor/Kernels/VectorMath.swift, for CPUs
    that have it (the Swift package builds for the x86-64 baseline, whose 4-wide SSE registers
    hold a quarter of a 512-bit one). The caller checks the CPU first. e^x is computed exactly
@@ -29,6 +31,10 @@ void facet_swiglu_forward_avx512(float *out, const float *gate, const float *up,
 /* The pullback, accumulating: dgate[i] += dy u s (1 + g (1 - s)), dup[i] += dy g s with
    s = sigmoid(g); either output may be NULL. */
 void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *dy, const float *gate, const float *up, long n);
+
+/* dst[i] = src[i] rounded to bfloat16 as Tensor.swift's narrowToBFloat16 does, bit for bit (to
+   nearest even, subnormals kept, NaN kept quiet). */
+void facet_narrow_to_bfloat16_avx512(uint16_t *dst, const float *src, long n);
 
 /* C = alpha * A B + beta * C for the small products of attention's blocks, read in place
    (OpenBLAS packs both operands on every call, which for these shapes cost a fifth of the time):
