@@ -14,7 +14,9 @@ func thinGEMM(
             transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
     guard m > 0, n > 0 else { return }
-    guard transB else { return splitThinGEMM(transA: transA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) }
+    guard transB else {
+        return splitThinGEMM(transA: transA, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
     // B is stored (n, k); its (k, n) copy.
     let bt = Storage(count: k * n, zeroed: false)
     let copy = bt.floats
