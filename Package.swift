@@ -33,8 +33,8 @@ let package = Package(
         .systemLibrary(
             name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
             providers: [.apt(["libhdf5-dev"])]),
-        // AVX-512 kernels (exp, softmax sums, SwiGLU, attention's float32 and bfloat16 GEMMs), chosen at run
-        // time from the CPU's features.
+        // AVX-512 kernels (exp, softmax sums, SwiGLU, bfloat16 rounding, the in-place float32 GEMM of
+        // attention and LoRA, attention's bfloat16 GEMM), chosen at run time from the CPU's features.
         .target(name: "CVectorMath"),
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CVectorMath"], swiftSettings: swift5),
         .target(name: "Tokenizer", swiftSettings: swift5),

@@ -41,7 +41,6 @@ static AVX512 inline __m512 exp16(__m512 input) {
     return _mm512_mask_mov_ps(result, nan, input);
 }
 
-
 AVX512 float facet_maximum_avx512(const float *x, long n) {
     __m512 lanes = _mm512_set1_ps(-INFINITY);
     __mmask16 saw_nan = 0;

@@ -36,8 +36,9 @@ void facet_swiglu_backward_avx512(float *dgate, float *dup, const float *dy, con
    nearest even, subnormals kept, NaN kept quiet). */
 void facet_narrow_to_bfloat16_avx512(uint16_t *dst, const float *src, long n);
 
-/* C = alpha * A B + beta * C for the small products of attention's blocks, read in place
-   (OpenBLAS packs both operands on every call, which for these shapes cost a fifth of the time):
+/* C = alpha * A B + beta * C for the small products of attention's blocks and LoRA's rank-r
+   products (Tensor's ThinGEMM.swift), read in place (OpenBLAS packs both operands on every
+   call, which for attention's shapes cost a fifth of the time):
    C: (m, n) with rows ldc apart; A(i, p) = a[i * a_row_stride + p * a_depth_stride], so a
    transposed A is a matter of strides; B: (k, n) with rows ldb apart. With beta = 0, C is
    only written. */

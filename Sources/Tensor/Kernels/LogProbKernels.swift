@@ -9,8 +9,8 @@ struct LogProbChunks {
     let vocab: Int
 
     /// Rows per chunk: at most 64 MiB of logits. The head's GEMMs need the rows: at 32000 x 1024
-    /// the bfloat16 product ran at 475 GFLOP/s over 65 rows (an 8 MiB chunk), 700 over 256 and
-    /// 740 over 384.
+    /// the bfloat16 products ran at 474-521 GFLOP/s over 65 rows (an 8 MiB chunk), 695-700 over
+    /// 256 and 733-741 over 384.
     var chunkRows: Int { max(1, min(512, (1 << 24) / max(vocab, 1))) }
 
     /// Calls `body(chunkStart, chunkCount, hiddenRows, logits)` with the chunk's hidden rows

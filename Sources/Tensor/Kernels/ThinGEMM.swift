@@ -4,7 +4,7 @@
 /// `avx512GEMM`, C split by rows (or, when it has fewer rows than columns, by 16-column strips)
 /// over the cores. Every element of C sums over k in the same order whatever the split, so the
 /// result does not depend on the thread count. A transposed B (small: it is A or B of the
-/// adapter) is copied once.
+/// adapter) is copied first, once per call.
 func thinGEMM(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int

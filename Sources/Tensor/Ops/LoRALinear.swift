@@ -18,28 +18,28 @@ public func loraLinear(_ x: Tensor, weight: Tensor, adapterInput d: Tensor, a: T
     let mid = Storage(count: rows * rank, zeroed: false)  // (rows, r) = d A^T
     weightForward(out.data, x.data, weight, rows: rows, n: outFeatures, k: inFeatures)
     thinGEMM(transA: false, transB: true, m: rows, n: rank, k: inFeatures, a: d.data, lda: inFeatures, b: a.data, ldb: inFeatures,
-               beta: 0, c: mid.floats, ldc: rank)
+             beta: 0, c: mid.floats, ldc: rank)
     thinGEMM(transA: false, transB: true, m: rows, n: outFeatures, k: rank, alpha: scale, a: mid.floats, lda: rank,
-               b: b.data, ldb: rank, beta: 1, c: out.data, ldc: outFeatures)
+             b: b.data, ldb: rank, beta: 1, c: out.data, ldc: outFeatures)
     let inputs = d === x ? [x, a, b] : [x, d, a, b]
     return out.recorded(from: inputs) { dy in
         if x.needsGrad { weightInputBackward(x.gradBuffer(), dy, weight, rows: rows, n: outFeatures, k: inFeatures) }
         if b.needsGrad {
             // dB += scale dy^T (d A^T): (out, r)
             thinGEMM(transA: true, transB: false, m: outFeatures, n: rank, k: rows, alpha: scale, a: dy, lda: outFeatures,
-                       b: mid.floats, ldb: rank, beta: 1, c: b.gradBuffer(), ldc: rank)
+                     b: mid.floats, ldb: rank, beta: 1, c: b.gradBuffer(), ldc: rank)
         }
         guard a.needsGrad || d.needsGrad else { return }
         let dMid = Storage(count: rows * rank, zeroed: false)  // (rows, r) = scale dy B
         thinGEMM(transA: false, transB: false, m: rows, n: rank, k: outFeatures, alpha: scale, a: dy, lda: outFeatures,
-                   b: b.data, ldb: rank, beta: 0, c: dMid.floats, ldc: rank)
+                 b: b.data, ldb: rank, beta: 0, c: dMid.floats, ldc: rank)
         if a.needsGrad {
             thinGEMM(transA: true, transB: false, m: rank, n: inFeatures, k: rows, a: dMid.floats, lda: rank, b: d.data,
-                       ldb: inFeatures, beta: 1, c: a.gradBuffer(), ldc: inFeatures)
+                     ldb: inFeatures, beta: 1, c: a.gradBuffer(), ldc: inFeatures)
         }
         if d.needsGrad {
             thinGEMM(transA: false, transB: false, m: rows, n: inFeatures, k: rank, a: dMid.floats, lda: rank, b: a.data,
-                       ldb: inFeatures, beta: 1, c: d.gradBuffer(), ldc: inFeatures)
+                     ldb: inFeatures, beta: 1, c: d.gradBuffer(), ldc: inFeatures)
         }
     }
 }
