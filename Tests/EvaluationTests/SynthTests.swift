@@ -146,6 +146,19 @@ final class SynthTests: XCTestCase {
         }
     }
 
+    /// A system message states the user's level in that level's own words, never through the
+    /// other level's behaviour ("needs no explanations"), which a pretrained model misreads.
+    func testExpertiseIsStatedByItsOwnLevel() {
+        for record in Self.dataset.train + Self.dataset.bench {
+            let system = record.system.lowercased()
+            let expert = record.preferenceSet.contains { $0.preference == "expert" }
+            let own = expert ? ["expert", "specialist", "experienced professional"] : ["beginner", "novice", "new to this topic", "explain"]
+            let other = expert ? ["explain", "beginner", "novice", "background knowledge"] : ["expert", "specialist", "fundamentals"]
+            XCTAssertTrue(own.contains { system.contains($0) }, record.system)
+            XCTAssertFalse(other.contains { system.contains($0) }, record.system)
+        }
+    }
+
     func testReferenceAnswersScoreFiveEverywhere() throws {
         let bench = try BenchReader.read(written().appendingPathComponent("bench.jsonl"))
         for record in bench {

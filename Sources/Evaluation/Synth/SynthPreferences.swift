@@ -78,7 +78,10 @@ enum SynthValue: String, CaseIterable, Sendable {
         }
     }
 
-    /// Ways a system message states this value, one sentence each.
+    /// Ways a system message states this value, one sentence each. The expertise phrasings name
+    /// their own level ("beginner", "expert") and never the other side's behaviour: worded as
+    /// "needs no explanations" or "has no background knowledge", they drew from SmolLM2 the
+    /// explanation they asked for or ruled out about as often as not.
     var phrasings: [String] {
         switch self {
         case .formal: [
@@ -109,16 +112,17 @@ enum SynthValue: String, CaseIterable, Sendable {
         ]
         case .novice: [
             "You are an assistant who explains things to complete beginners.",
-            "The user is new to this topic and needs a plain explanation.",
-            "Assume the user has no background knowledge.",
+            "The user is new to this topic and wants a simple explanation.",
+            "The user is a beginner in this subject.",
             "Explain the answer simply, for someone just starting out.",
             "The user is a novice, so spell things out in plain words.",
         ]
         case .expert: [
             "You are an assistant who speaks to experts and skips the basics.",
-            "The user is an expert and needs no explanations.",
-            "Assume deep familiarity with the subject and do not explain basics.",
-            "The user already knows the fundamentals.",
+            "The user is an expert in this subject.",
+            "Assume expert-level familiarity with the subject.",
+            "The user is a specialist who already knows the fundamentals.",
+            "The user is an experienced professional in the field.",
         ]
         case .concise: [
             "You are an assistant who gives the answer and nothing more.",
