@@ -2,14 +2,34 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// The bfloat16 GEMM path: rounding of activations, oneDNN's products against sgemm on the same
-/// bfloat16 values, and matmul's forward and input gradient through a bfloat16-compute weight.
+/// The bfloat16 GEMM path: rounding of activations and the choice of the compute dtype (on every
+/// CPU), oneDNN's products against sgemm on the same bfloat16 values, and matmul's forward and
+/// input gradient through a bfloat16-compute weight (where the CPU has bfloat16 instructions).
 final class BFloat16GEMMTests: XCTestCase {
-    override func setUpWithError() throws {
+    private func skipWithoutBFloat16GEMM() throws {
         if BFloat16GEMM.cpuHasBFloat16Instructions {
             XCTAssertNil(BFloat16GEMM.unavailableReason, "this CPU has bfloat16 instructions, so oneDNN must load (`make deps`)")
         }
         try XCTSkipUnless(BFloat16GEMM.isAvailable, "no bfloat16 GEMM here: \(BFloat16GEMM.unavailableReason ?? "")")
+    }
+
+    /// bfloat16 weights are multiplied in bfloat16 by default only where the CPU can; asking for
+    /// it elsewhere, or for float32 weights, is an error that says why.
+    func testComputeDTypeFollowsTheCPU() throws {
+        let available = BFloat16GEMM.isAvailable
+        XCTAssertEqual(try BFloat16GEMM.computeDType(requested: nil, storage: .bfloat16), available ? .bfloat16 : .float32)
+        XCTAssertEqual(try BFloat16GEMM.computeDType(requested: nil, storage: .float32), .float32)
+        XCTAssertEqual(try BFloat16GEMM.computeDType(requested: .float32, storage: .bfloat16), .float32)
+        XCTAssertThrowsError(try BFloat16GEMM.computeDType(requested: .bfloat16, storage: .float32)) { error in
+            XCTAssertTrue("\(error)".contains("store the weights as bfloat16"), "\(error)")
+        }
+        if available {
+            XCTAssertEqual(try BFloat16GEMM.computeDType(requested: .bfloat16, storage: .bfloat16), .bfloat16)
+        } else {
+            XCTAssertThrowsError(try BFloat16GEMM.computeDType(requested: .bfloat16, storage: .bfloat16)) { error in
+                XCTAssertTrue("\(error)".contains(BFloat16GEMM.unavailableReason!), "\(error)")
+            }
+        }
     }
 
     func testRoundingMatchesTheScalarConversion() {
@@ -27,7 +47,8 @@ final class BFloat16GEMMTests: XCTestCase {
         XCTAssertTrue(floatFromBFloat16(rounded[values.count - 4]).isNaN)
     }
 
-    func testProductsEqualSgemmOnTheSameBFloat16Values() {
+    func testProductsEqualSgemmOnTheSameBFloat16Values() throws {
+        try skipWithoutBFloat16GEMM()
         let (m, n, k) = (37, 53, 70)
         let x = randomTensor([m, k], seed: 1).narrowedToBFloat16()
         let w = randomTensor([n, k], seed: 2).narrowedToBFloat16()
@@ -49,7 +70,8 @@ final class BFloat16GEMMTests: XCTestCase {
         assertClose(dx, expectedDx, atol: 1e-5, rtol: 1e-5, "dy w accumulated")
     }
 
-    func testMatmulWithABFloat16ComputeWeight() {
+    func testMatmulWithABFloat16ComputeWeight() throws {
+        try skipWithoutBFloat16GEMM()
         let x = randomTensor([2, 5, 24], seed: 4), w = randomTensor([40, 24], seed: 5).narrowedToBFloat16()
         w.computeDType = .bfloat16
         x.requiresGrad = true
